@@ -1,0 +1,1 @@
+"""The composition root: answer engine, renderers, CLI, Discord adapter, digest."""

@@ -1,0 +1,57 @@
+"""Plain-text reports for the terminal: ingest summaries and what the archive holds."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from db import queries
+
+
+def ingest_summary(stats) -> str:
+    """Return the one-paragraph summary printed at the end of an ingest."""
+    mb = stats.bytes / 1e6
+    lines = [
+        f"read {stats.read} messages ({mb:.1f} MB) in {stats.seconds:.1f}s "
+        f"({stats.rate:,.0f} msg/s): {stats.new} new, {stats.duplicate} duplicate, "
+        f"{stats.variants} variant, {stats.problems} with parse problems",
+    ]
+    if stats.not_mail:
+        lines.append(f"{stats.not_mail} path(s) were not mail and were skipped:")
+        lines += [f"  {e}" for e in stats.errors[:20]]
+        if len(stats.errors) > 20:
+            lines.append(f"  ... and {len(stats.errors) - 20} more (see table parse_problems)")
+    return "\n".join(lines)
+
+
+def archive_report(db: sqlite_utils.Database) -> str:
+    """Return a short report of the archive: counts, busiest threads, version chains, trailers."""
+    c = queries.archive_counts(db)
+    out = [
+        f"{c['messages']} messages in {c['threads']} threads "
+        f"({c['first_date'] or '?'} .. {c['last_date'] or '?'}), "
+        f"{c['placeholders']} referenced but missing",
+        f"{c['patches']} patches in {c['series']} series; {c['trailers']} trailers; "
+        f"{c['parse_problems']} parse problems recorded",
+        "",
+        "Busiest threads:",
+    ]
+    for t in queries.biggest_threads(db):
+        out.append(f"  {t['message_count']:4d}  {(t['subject'] or '(no subject)')[:70]}")
+        out.append(f"        {queries.lore_url(t['thread_id'])}")
+    chains = [ch for ch in queries.version_chains(db) if len(ch) > 1]
+    if chains:
+        out += ["", "Series with several versions:"]
+        for chain in chains[:5]:
+            versions = " -> ".join(("RFC " if s["is_rfc"] else "") + f"v{s['version']}"
+                                   for s in chain)
+            out.append(f"  {chain[-1]['title'][:60]}  [{versions}]  by {chain[-1]['author_name']}")
+    counts = queries.trailer_counts(db)
+    if counts:
+        out += ["", "Trailers: " + ", ".join(f"{t['name']} {t['n']}" for t in counts[:8])]
+    naks = queries.naks(db, 5)
+    if naks:
+        out += ["", "NAKs:"]
+        for n in naks:
+            out.append(f"  {n['date'][:10] if n['date'] else '?'}  {n['person_name'] or n['person_addr']}: "
+                       f"{n['value'][:60]}  {queries.lore_url(n['message_id'])}")
+    return "\n".join(out)

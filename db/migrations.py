@@ -1,0 +1,261 @@
+"""The schema, in one place: an ordered list of migrations, each applied once.
+
+The schema is a public interface (see docs/schema.md). A migration is never
+edited after it has shipped; a change is a new migration appended to the list.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+logger = logging.getLogger(__name__)
+
+# Kernel identifiers are words: keep `kvm_mmu_page_fault` one token.
+FTS_TOKENIZE = "unicode61 tokenchars '_'"
+
+
+M001_ARCHIVE = f"""
+        CREATE TABLE lists (
+            name TEXT PRIMARY KEY,
+            list_id TEXT
+        );
+        CREATE TABLE ingest_runs (
+            id INTEGER PRIMARY KEY,
+            started TEXT NOT NULL,
+            finished TEXT,
+            status TEXT NOT NULL,
+            command TEXT,
+            read INTEGER DEFAULT 0,
+            new INTEGER DEFAULT 0,
+            duplicate INTEGER DEFAULT 0,
+            variants INTEGER DEFAULT 0,
+            problems INTEGER DEFAULT 0,
+            not_mail INTEGER DEFAULT 0
+        );
+        CREATE TABLE raw_messages (
+            sha256 TEXT PRIMARY KEY,
+            message_id TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            size INTEGER NOT NULL,
+            is_variant INTEGER NOT NULL DEFAULT 0,
+            source TEXT,
+            mbox_from TEXT,
+            run_id INTEGER
+        );
+        CREATE INDEX raw_messages_message_id ON raw_messages(message_id);
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL UNIQUE,
+            synthetic_id INTEGER NOT NULL DEFAULT 0,
+            subject TEXT,
+            norm_subject TEXT,
+            from_name TEXT,
+            from_addr TEXT,
+            from_raw TEXT,
+            date TEXT,
+            date_raw TEXT,
+            date_source TEXT,
+            to_addrs TEXT,
+            cc_addrs TEXT,
+            in_reply_to TEXT,
+            references_json TEXT,
+            parent_id TEXT,
+            parent_source TEXT,
+            thread_id TEXT,
+            depth INTEGER,
+            is_reply INTEGER NOT NULL DEFAULT 0,
+            is_patch INTEGER NOT NULL DEFAULT 0,
+            has_diff INTEGER NOT NULL DEFAULT 0,
+            own_text TEXT,
+            quoted_text TEXT,
+            signature TEXT,
+            content_type TEXT,
+            charset TEXT,
+            content_key TEXT,
+            raw_sha256 TEXT,
+            run_id INTEGER,
+            needs_linking INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX messages_thread ON messages(thread_id, date);
+        CREATE INDEX messages_parent ON messages(parent_id);
+        CREATE INDEX messages_in_reply_to ON messages(in_reply_to);
+        CREATE INDEX messages_date ON messages(date);
+        CREATE INDEX messages_from_addr ON messages(from_addr, date);
+        CREATE INDEX messages_norm_subject ON messages(norm_subject, date);
+        CREATE INDEX messages_needs_linking ON messages(needs_linking) WHERE needs_linking = 1;
+        CREATE TABLE message_references (
+            message_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            ref_id TEXT NOT NULL,
+            PRIMARY KEY (message_id, position)
+        ) WITHOUT ROWID;
+        CREATE INDEX message_references_ref ON message_references(ref_id);
+        CREATE TABLE message_lists (
+            message_id TEXT NOT NULL,
+            list TEXT NOT NULL REFERENCES lists(name),
+            PRIMARY KEY (message_id, list)
+        ) WITHOUT ROWID;
+        CREATE INDEX message_lists_list ON message_lists(list);
+        CREATE TABLE placeholders (
+            message_id TEXT PRIMARY KEY,
+            parent_id TEXT,
+            thread_id TEXT,
+            depth INTEGER
+        );
+        CREATE INDEX placeholders_thread ON placeholders(thread_id);
+        CREATE TABLE threads (
+            thread_id TEXT PRIMARY KEY,
+            root_message_id TEXT,
+            root_is_placeholder INTEGER NOT NULL DEFAULT 0,
+            subject TEXT,
+            message_count INTEGER,
+            first_date TEXT,
+            last_date TEXT
+        );
+        CREATE TABLE series (
+            id TEXT PRIMARY KEY,
+            series_key TEXT NOT NULL,
+            title TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            is_rfc INTEGER NOT NULL DEFAULT 0,
+            cover_message_id TEXT,
+            supersedes TEXT,
+            superseded_by TEXT,
+            author_name TEXT,
+            author_addr TEXT,
+            total INTEGER,
+            received INTEGER,
+            change_id TEXT,
+            first_date TEXT,
+            last_date TEXT
+        );
+        CREATE INDEX series_key ON series(series_key, version);
+        CREATE TABLE patches (
+            message_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            title TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            part INTEGER,
+            total INTEGER,
+            is_rfc INTEGER NOT NULL DEFAULT 0,
+            prefixes TEXT,
+            series_id TEXT,
+            files_changed INTEGER NOT NULL DEFAULT 0,
+            insertions INTEGER NOT NULL DEFAULT 0,
+            deletions INTEGER NOT NULL DEFAULT 0,
+            change_id TEXT,
+            pull_url TEXT,
+            diff TEXT
+        );
+        CREATE INDEX patches_series ON patches(series_id, part);
+        CREATE TABLE patch_files (
+            message_id TEXT NOT NULL,
+            path TEXT NOT NULL,
+            insertions INTEGER NOT NULL DEFAULT 0,
+            deletions INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (message_id, path)
+        ) WITHOUT ROWID;
+        CREATE INDEX patch_files_path ON patch_files(path);
+        CREATE TABLE trailers (
+            id INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            person_name TEXT,
+            person_addr TEXT,
+            patch_message_id TEXT,
+            series_id TEXT,
+            applies_to TEXT,
+            UNIQUE (message_id, name, value)
+        );
+        CREATE INDEX trailers_patch ON trailers(patch_message_id);
+        CREATE INDEX trailers_series ON trailers(series_id);
+        CREATE INDEX trailers_name ON trailers(name);
+        CREATE TABLE parse_problems (
+            id INTEGER PRIMARY KEY,
+            message_id TEXT,
+            subject_key TEXT NOT NULL,
+            source TEXT,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            run_id INTEGER,
+            UNIQUE (subject_key, kind, detail)
+        );
+        CREATE INDEX parse_problems_message ON parse_problems(message_id);
+        CREATE TABLE source_files (
+            path TEXT PRIMARY KEY,
+            kind TEXT,
+            size INTEGER,
+            mtime REAL,
+            messages INTEGER,
+            complete INTEGER NOT NULL DEFAULT 0,
+            run_id INTEGER,
+            list TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE inbox_progress (
+            git_dir TEXT PRIMARY KEY,
+            last_commit TEXT NOT NULL,
+            messages INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            subject, own_text, content='messages', content_rowid='id',
+            tokenize="{FTS_TOKENIZE}"
+        );
+"""
+
+M002_VIEWS = """
+        CREATE VIEW message_links AS
+            SELECT message_id,
+                   'https://lore.kernel.org/r/' || message_id AS url,
+                   subject, from_name, from_addr, date
+            FROM messages;
+        CREATE VIEW patch_versions AS
+            SELECT s.series_key, s.id AS series_id, s.title, s.version, s.is_rfc,
+                   s.cover_message_id, s.supersedes, s.superseded_by,
+                   s.author_name, s.author_addr, s.total, s.received,
+                   s.first_date, s.last_date
+            FROM series s
+            ORDER BY s.series_key, s.version, s.first_date;
+"""
+
+# (name, SQL script). Append only.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_archive", M001_ARCHIVE),
+    ("002_views", M002_VIEWS),
+]
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Return the names of the migrations already applied to db, oldest first."""
+    if "_migrations" not in db.table_names():
+        return []
+    return [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY id")]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply every pending migration, each in its own transaction; return their names."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (id INTEGER PRIMARY KEY, name TEXT UNIQUE, applied TEXT)"
+    )
+    done = set(applied_migrations(db))
+    ran = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        applied = datetime.now(UTC).isoformat(timespec="seconds")
+        # executescript commits first and runs in autocommit mode: the explicit
+        # BEGIN/COMMIT makes each migration all-or-nothing.
+        try:
+            db.conn.executescript(
+                f"BEGIN;\n{sql}\nINSERT INTO _migrations (name, applied) "
+                f"VALUES ('{name}', '{applied}');\nCOMMIT;"
+            )
+        except Exception:
+            db.conn.rollback()
+            raise
+        logger.info("applied migration %s", name)
+        ran.append(name)
+    return ran

@@ -1,0 +1,65 @@
+"""Named read-only queries used by the bot, the digest and the reports.
+
+Every query takes parameters, never text spliced into SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+LORE = "https://lore.kernel.org/r/"
+
+
+def lore_url(message_id: str) -> str:
+    """Return the lore.kernel.org link of a message id."""
+    return LORE + message_id
+
+
+def _dicts(db: sqlite_utils.Database, sql: str, params: Any = ()) -> list[dict]:
+    cur = db.execute(sql, params)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def archive_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Return row counts of the main archive tables, plus first and last message dates."""
+    out: dict[str, Any] = {}
+    for table in ("messages", "threads", "placeholders", "patches", "series", "trailers",
+                  "parse_problems", "lists"):
+        out[table] = db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    out["first_date"], out["last_date"] = db.execute(
+        "SELECT MIN(date), MAX(date) FROM messages").fetchone()
+    return out
+
+
+def version_chains(db: sqlite_utils.Database, limit: int = 10) -> list[list[dict]]:
+    """Return the series with the most versions, each as its versions oldest first."""
+    keys = [r[0] for r in db.execute(
+        "SELECT series_key FROM series GROUP BY series_key "
+        "ORDER BY COUNT(*) DESC, MAX(last_date) DESC LIMIT ?", [limit])]
+    return [_dicts(db, "SELECT id, title, version, is_rfc, total, received, author_name, "
+                       "first_date, supersedes FROM series WHERE series_key = ? "
+                       "ORDER BY version, first_date", [k]) for k in keys]
+
+
+def trailer_counts(db: sqlite_utils.Database) -> list[dict]:
+    """Return how many trailers of each kind the archive holds."""
+    return _dicts(db, "SELECT name, COUNT(*) AS n FROM trailers GROUP BY name "
+                      "ORDER BY n DESC, name")
+
+
+def naks(db: sqlite_utils.Database, limit: int = 20) -> list[dict]:
+    """Return NAK trailers with who gave them and the patch they apply to, newest first."""
+    return _dicts(db, "SELECT t.message_id, t.name, t.value, t.person_name, t.person_addr, "
+                      "t.patch_message_id, m.date, m.subject FROM trailers t "
+                      "JOIN messages m ON m.message_id = t.message_id "
+                      "WHERE t.name IN ('NAK', 'Nacked-by') ORDER BY m.date DESC LIMIT ?",
+                  [limit])
+
+
+def biggest_threads(db: sqlite_utils.Database, limit: int = 5) -> list[dict]:
+    """Return the threads with the most messages."""
+    return _dicts(db, "SELECT thread_id, subject, message_count, first_date, last_date "
+                      "FROM threads ORDER BY message_count DESC, first_date LIMIT ?", [limit])

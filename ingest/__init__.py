@@ -1,0 +1,1 @@
+"""Mail archives in, rows out: sources, parsing, threading, series, loading."""

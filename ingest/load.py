@@ -1,0 +1,323 @@
+"""Loading parsed mail into the database: batched, idempotent, resumable.
+
+Parsing runs in worker processes that return plain rows; this process owns
+SQLite and writes each batch in one transaction, so a crash leaves the
+database as it was after the last whole batch, and the next run picks up.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import sqlite_utils
+
+from ingest.record import Parsed, parse_message
+from ingest.series import link_series, link_trailers
+from ingest.sources import Event, NotMail, RawMail, SourceDone, count_bytes, iter_paths
+from ingest.threading import link_threads
+
+logger = logging.getLogger(__name__)
+
+BATCH = 1000
+MESSAGE_COLUMNS = [
+    "id", "message_id", "synthetic_id", "subject", "norm_subject", "from_name", "from_addr",
+    "from_raw", "date", "date_raw", "date_source", "to_addrs", "cc_addrs", "in_reply_to",
+    "references_json", "is_reply", "is_patch", "has_diff", "own_text", "quoted_text",
+    "signature", "content_type", "charset", "content_key", "raw_sha256", "run_id",
+]
+PATCH_COLUMNS = ["message_id", "kind", "title", "version", "part", "total", "is_rfc", "prefixes",
+                 "files_changed", "insertions", "deletions", "change_id", "pull_url", "diff"]
+
+
+@dataclass
+class IngestStats:
+    """What one ingest run did; the CLI prints it."""
+
+    run_id: int = 0
+    read: int = 0
+    new: int = 0
+    duplicate: int = 0
+    variants: int = 0
+    problems: int = 0
+    not_mail: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _parse_chunk(chunk: list[Event]) -> list[Any]:
+    out: list[Any] = []
+    for ev in chunk:
+        if isinstance(ev, RawMail):
+            try:
+                out.append((parse_message(ev.raw, source=ev.source, mbox_from=ev.mbox_from),
+                            len(ev.raw)))
+            except Exception as exc:  # parse_message is total; this guards the guard
+                out.append((NotMail(ev.source, f"parser crashed: {exc!r}"), len(ev.raw)))
+        else:
+            out.append((ev, 0))
+    return out
+
+
+def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
+    chunk: list[Event] = []
+    mails = 0
+    for ev in events:
+        chunk.append(ev)
+        if isinstance(ev, RawMail):
+            mails += 1
+        if mails >= size or (not isinstance(ev, RawMail) and len(chunk) > size):
+            yield chunk
+            chunk, mails = [], 0
+    if chunk:
+        yield chunk
+
+
+class Writer:
+    """Writes parsed batches; one transaction per batch."""
+
+    def __init__(self, db: sqlite_utils.Database, run_id: int, list_name: str | None,
+                 stats: IngestStats):
+        self.db = db
+        self.conn = db.conn
+        self.run_id = run_id
+        self.list_name = list_name
+        self.stats = stats
+        row = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()
+        self.next_id = row[0] + 1
+
+    def write(self, results: list[tuple[Any, int]]) -> None:
+        conn = self.conn
+        with conn:
+            parsed = [p for p, _ in results if isinstance(p, Parsed)]
+            shas = [p.raw["sha256"] for p in parsed]
+            known_raw = self._existing("SELECT sha256 FROM raw_messages WHERE sha256 IN ({})", shas)
+            mids = [p.message["message_id"] for p in parsed]
+            known_msg = dict(self._existing_rows(
+                "SELECT message_id, content_key FROM messages WHERE message_id IN ({})", mids))
+            new_msgs, new_raw, refs, patches, files, trailers, problems = [], [], [], [], [], [], []
+            memberships: list[tuple[str, str]] = []
+            fts = []
+            for item, size in results:
+                if isinstance(item, NotMail):
+                    self._not_mail(item)
+                    continue
+                if isinstance(item, SourceDone):
+                    self._source_done(item)
+                    continue
+                p: Parsed = item
+                self.stats.read += 1
+                self.stats.bytes += size
+                mid = p.message["message_id"]
+                lists = [self.list_name] if self.list_name else p.list_ids
+                memberships.extend((mid, name) for name in lists)
+                sha = p.raw["sha256"]
+                if sha in known_raw:
+                    self.stats.duplicate += 1
+                    continue
+                known_raw.add(sha)
+                raw_row = dict(p.raw, run_id=self.run_id, is_variant=0)
+                if mid in known_msg:
+                    if known_msg[mid] == p.message["content_key"]:
+                        self.stats.duplicate += 1  # the same mail via another list or file
+                    else:
+                        raw_row["is_variant"] = 1
+                        self.stats.variants += 1
+                        problems.append((mid, sha, p.raw["source"], "message-id-variant",
+                                         "same Message-ID, different content; kept in raw_messages"))
+                    new_raw.append(raw_row)
+                    continue
+                known_msg[mid] = p.message["content_key"]
+                row = dict(p.message, id=self.next_id, run_id=self.run_id)
+                self.next_id += 1
+                new_msgs.append(row)
+                fts.append((row["id"], row["subject"], row["own_text"]))
+                new_raw.append(raw_row)
+                refs.extend((mid, i, r) for i, r in enumerate(p.references))
+                if p.patch:
+                    patches.append(p.patch)
+                    files.extend(p.patch_files)
+                trailers.extend(p.trailers)
+                if p.problems:
+                    self.stats.problems += 1
+                problems.extend((mid, sha, p.raw["source"], k, d) for k, d in p.problems)
+                self.stats.new += 1
+            self._insert("messages", MESSAGE_COLUMNS, new_msgs)
+            conn.executemany(
+                "INSERT INTO raw_messages (sha256, message_id, raw, size, is_variant, source, "
+                "mbox_from, run_id) VALUES (:sha256, :message_id, :raw, :size, :is_variant, "
+                ":source, :mbox_from, :run_id)", new_raw)
+            conn.executemany("INSERT OR IGNORE INTO message_references VALUES (?, ?, ?)", refs)
+            self._insert("patches", PATCH_COLUMNS, patches, ignore=True)
+            conn.executemany(
+                "INSERT OR IGNORE INTO patch_files VALUES (:message_id, :path, :insertions, "
+                ":deletions)", files)
+            conn.executemany(
+                "INSERT OR IGNORE INTO trailers (message_id, name, value, person_name, "
+                "person_addr) VALUES (:message_id, :name, :value, :person_name, :person_addr)",
+                trailers)
+            conn.executemany(
+                "INSERT OR IGNORE INTO parse_problems (message_id, subject_key, source, kind, "
+                "detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+                [(m, s, src, k, d, self.run_id) for m, s, src, k, d in problems])
+            conn.executemany("INSERT OR IGNORE INTO lists (name) VALUES (?)",
+                             [(n,) for n in {n for _, n in memberships}])
+            conn.executemany("INSERT OR IGNORE INTO message_lists VALUES (?, ?)", memberships)
+            conn.executemany(
+                "INSERT INTO messages_fts (rowid, subject, own_text) VALUES (?, ?, ?)", fts)
+
+    def _existing(self, sql: str, keys: list[str]) -> set[str]:
+        return {r[0] for r in self._existing_rows(sql, keys)}
+
+    def _existing_rows(self, sql: str, keys: list[str]) -> list[tuple]:
+        out: list[tuple] = []
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            out.extend(self.conn.execute(sql.format(",".join("?" * len(part))), part))
+        return out
+
+    def _insert(self, table: str, columns: list[str], rows: list[dict], ignore=False) -> None:
+        if not rows:
+            return
+        verb = "INSERT OR IGNORE" if ignore else "INSERT"
+        sql = (f"{verb} INTO {table} ({', '.join(columns)}) VALUES "
+               f"({', '.join(':' + c for c in columns)})")
+        self.conn.executemany(sql, rows)
+
+    def _not_mail(self, item: NotMail) -> None:
+        self.stats.not_mail += 1
+        self.stats.errors.append(f"{item.source}: {item.reason}")
+        self.conn.execute(
+            "INSERT OR IGNORE INTO parse_problems (message_id, subject_key, source, kind, detail, "
+            "run_id) VALUES (NULL, ?, ?, 'not-mail', ?, ?)",
+            [item.source, item.source, item.reason, self.run_id])
+
+    def _source_done(self, item: SourceDone) -> None:
+        if item.kind == "public-inbox":
+            if item.git_commit:
+                self.conn.execute(
+                    "INSERT INTO inbox_progress (git_dir, last_commit, messages) VALUES (?, ?, ?) "
+                    "ON CONFLICT(git_dir) DO UPDATE SET last_commit = excluded.last_commit, "
+                    "messages = inbox_progress.messages + excluded.messages",
+                    [item.path, item.git_commit, item.messages])
+            return
+        self.conn.execute(
+            "INSERT OR REPLACE INTO source_files (path, kind, size, mtime, messages, complete, "
+            "run_id, list) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+            [item.path, item.kind, item.size, item.mtime, item.messages, self.run_id,
+             self.list_name or ""])
+
+
+def link_new_messages(db: sqlite_utils.Database) -> int:
+    """Thread, group into series and link trailers for all unlinked mail, atomically."""
+    conn = db.conn
+    with conn:
+        new_patch_authors = {r[0] or "" for r in conn.execute(
+            "SELECT m.from_addr FROM patches p JOIN messages m ON m.message_id = p.message_id "
+            "WHERE m.needs_linking = 1")}
+        threads = link_threads(db)
+        if not threads:
+            return 0
+        conn.execute("DROP TABLE IF EXISTS temp.linked_threads")
+        conn.execute("CREATE TEMP TABLE linked_threads (id TEXT PRIMARY KEY)")
+        conn.executemany("INSERT INTO temp.linked_threads VALUES (?)", [(t,) for t in threads])
+        # Authors whose patches moved thread (a cover letter arrived late) regroup too.
+        authors = new_patch_authors | {r[0] or "" for r in conn.execute(
+            "SELECT DISTINCT m.from_addr FROM patches p JOIN messages m "
+            "ON m.message_id = p.message_id WHERE m.thread_id IN (SELECT id FROM temp.linked_threads)")}
+        link_series(db, authors)
+        link_trailers(db, threads)
+        conn.execute("DROP TABLE temp.linked_threads")
+    return len(threads)
+
+
+def _skip_check(db: sqlite_utils.Database, list_name: str | None) -> Callable[..., bool]:
+    done = {(r[0], r[1], r[2], r[3]) for r in db.execute(
+        "SELECT path, size, mtime, list FROM source_files WHERE complete = 1")}
+
+    def skip(path: str, size: int, mtime: float) -> bool:
+        return (path, size, mtime, list_name or "") in done
+    return skip
+
+
+def _inbox_position(db: sqlite_utils.Database) -> Callable[[str], str | None]:
+    pos = {r[0]: r[1] for r in db.execute("SELECT git_dir, last_commit FROM inbox_progress")}
+    return lambda git_dir: pos.get(git_dir)
+
+
+def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None = None,
+           fmt: str = "auto", workers: int | None = None, batch_size: int = BATCH,
+           stdin: BinaryIO | None = None, command: str | None = None, rescan: bool = False,
+           progress: bool | None = None) -> IngestStats:
+    """Ingest every message under paths into db; return what was done."""
+    started = time.perf_counter()
+    cur = db.conn.execute("INSERT INTO ingest_runs (started, status, command) VALUES (?, ?, ?)",
+                          [_now(), "running", command])
+    db.conn.commit()
+    stats = IngestStats(run_id=cur.lastrowid)
+    skip = (lambda *_: False) if rescan else _skip_check(db, list_name)
+    events = iter_paths(paths, fmt=fmt, stdin=stdin, inbox_position=_inbox_position(db),
+                        skip_file=skip)
+    total_bytes = count_bytes(paths)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if total_bytes > 8 << 20 else 1
+    writer = Writer(db, stats.run_id, list_name, stats)
+    bar = _progress_bar(total_bytes, progress)
+    status = "failed"
+    try:
+        chunks = _chunks(events, batch_size)
+        if workers > 1:
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(workers) as pool:
+                for results in pool.imap(_parse_chunk, chunks):
+                    _write(writer, results, bar, stats, started)
+        else:
+            for chunk in chunks:
+                _write(writer, _parse_chunk(chunk), bar, stats, started)
+        link_new_messages(db)
+        status = "complete"
+    finally:
+        if bar is not None:
+            bar.close()
+        stats.seconds = time.perf_counter() - started
+        with db.conn:
+            db.conn.execute(
+                "UPDATE ingest_runs SET finished = ?, status = ?, read = ?, new = ?, "
+                "duplicate = ?, variants = ?, problems = ?, not_mail = ? WHERE id = ?",
+                [_now(), status, stats.read, stats.new, stats.duplicate, stats.variants,
+                 stats.problems, stats.not_mail, stats.run_id])
+    return stats
+
+
+def _write(writer: Writer, results, bar, stats: IngestStats, started: float) -> None:
+    before = stats.bytes
+    writer.write(results)
+    if bar is not None:
+        bar.update(stats.bytes - before)
+        elapsed = time.perf_counter() - started
+        bar.set_postfix_str(f"{stats.read} msgs, {stats.read / elapsed:,.0f} msg/s", refresh=False)
+
+
+def _progress_bar(total: int, progress: bool | None):
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, unit="B", unit_scale=True, unit_divisor=1024,
+                desc="ingest", file=sys.stderr, dynamic_ncols=True)

@@ -1,0 +1,231 @@
+"""Series and versions: which patches were posted together (cover letter +
+parts), which posting is the next version of which, and which patch each
+trailer applies to.
+
+Like threading, grouping is recomputed from stored rows for every author who
+posted something new, so it does not depend on arrival order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from ingest.subject import normalize_title
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_GAP_DAYS = 2
+
+
+@dataclass
+class PatchRow:
+    message_id: str
+    kind: str
+    title: str
+    version: int
+    part: int | None
+    total: int | None
+    is_rfc: bool
+    change_id: str | None
+    author_name: str | None
+    author_addr: str | None
+    date: str | None
+    thread_id: str | None
+    parent_id: str | None
+
+
+@dataclass
+class Series:
+    id: str
+    members: list[PatchRow] = field(default_factory=list)
+
+    @property
+    def cover(self) -> PatchRow | None:
+        return next((p for p in self.members if p.kind == "cover"), None)
+
+
+_PATCH_SELECT = (
+    "SELECT p.message_id, p.kind, p.title, p.version, p.part, p.total, p.is_rfc, p.change_id, "
+    "m.from_name, m.from_addr, m.date, m.thread_id, m.parent_id "
+    "FROM patches p JOIN messages m ON m.message_id = p.message_id"
+)
+
+
+def _rows(conn, where: str, params=()) -> list[PatchRow]:
+    return [PatchRow(r[0], r[1], r[2] or "", r[3] or 1, r[4], r[5], bool(r[6]), r[7], r[8],
+                     r[9], r[10], r[11], r[12])
+            for r in conn.execute(f"{_PATCH_SELECT} {where}", params)]
+
+
+def _days_between(a: str | None, b: str | None) -> float:
+    if not a or not b:
+        return 0.0
+    from datetime import datetime
+
+    fa = datetime.fromisoformat(a.replace("Z", "+00:00"))
+    fb = datetime.fromisoformat(b.replace("Z", "+00:00"))
+    return abs((fb - fa).total_seconds()) / 86400
+
+
+def group_series(patches: list[PatchRow]) -> list[Series]:
+    """Return the postings (cover letter + parts, or one patch) of one author's patches."""
+    multi: dict[tuple, list[PatchRow]] = {}
+    singles: list[Series] = []
+    for p in sorted(patches, key=lambda p: (p.date or "", p.message_id)):
+        if p.kind == "cover" or (p.total and p.total > 1 and p.part is not None):
+            key = (p.version, p.total, p.is_rfc if p.kind != "pull" else False)
+            multi.setdefault(key, []).append(p)
+        else:
+            singles.append(Series(p.message_id, [p]))
+    out = singles
+    for members in multi.values():
+        # Parts threaded under one root belong together; unthreaded parts are
+        # clustered by time, a new posting starting when a part number repeats.
+        by_thread: dict[str, list[PatchRow]] = {}
+        loose: list[PatchRow] = []
+        for p in members:
+            if p.thread_id and p.thread_id != p.message_id or p.kind == "cover":
+                by_thread.setdefault(p.thread_id or p.message_id, []).append(p)
+            else:
+                loose.append(p)
+        groups = list(by_thread.values())
+        # A part that is its own thread root (e.g. "[PATCH 1/3]" with no cover)
+        # joins a thread group rooted at it.
+        remaining = []
+        for p in loose:
+            home = by_thread.get(p.message_id)
+            if home is not None:
+                home.append(p)
+            else:
+                remaining.append(p)
+        cluster: list[PatchRow] = []
+        for p in remaining:
+            parts = {q.part for q in cluster}
+            if cluster and (p.part in parts or
+                            _days_between(cluster[-1].date, p.date) > CLUSTER_GAP_DAYS):
+                groups.append(cluster)
+                cluster = []
+            cluster.append(p)
+        if cluster:
+            groups.append(cluster)
+        for g in groups:
+            g.sort(key=lambda p: (p.part if p.part is not None else 10**6, p.date or "",
+                                  p.message_id))
+            anchor = next((p for p in g if p.kind == "cover"), g[0])
+            out.append(Series(anchor.message_id, g))
+    return out
+
+
+def series_key(s: Series) -> str:
+    """Return the key that is equal for every version of one series."""
+    change = next((p.change_id for p in s.members if p.change_id), None)
+    if change:
+        return f"change-id:{change}"
+    anchor = s.cover or s.members[0]
+    return f"{anchor.author_addr or anchor.author_name or ''}|{normalize_title(anchor.title)}"
+
+
+def link_series(db: sqlite_utils.Database, authors: set[str] | None = None) -> int:
+    """Regroup the series of the given authors (default: of unlinked patches); return count."""
+    conn = db.conn
+    if authors is None:
+        authors = {r[0] or "" for r in conn.execute(
+            "SELECT m.from_addr FROM patches p JOIN messages m ON m.message_id = p.message_id "
+            "WHERE p.series_id IS NULL")}
+    if not authors:
+        return 0
+    total = 0
+    for author in sorted(authors):
+        patches = _rows(conn, "WHERE COALESCE(m.from_addr, '') = ?", [author])
+        old_ids = {r[0] for r in conn.execute(
+            "SELECT DISTINCT p.series_id FROM patches p JOIN messages m "
+            "ON m.message_id = p.message_id WHERE COALESCE(m.from_addr, '') = ? "
+            "AND p.series_id IS NOT NULL", [author])}
+        conn.executemany("DELETE FROM series WHERE id = ?", [(i,) for i in old_ids])
+        series = group_series(patches)
+        _write_series(conn, series)
+        total += len(series)
+    return total
+
+
+def _write_series(conn, series: list[Series]) -> None:
+    keyed: dict[str, list[Series]] = {}
+    for s in series:
+        keyed.setdefault(series_key(s), []).append(s)
+    rows = []
+    for key, group in keyed.items():
+        group.sort(key=lambda s: (s.members[0].version, min(p.date or "" for p in s.members),
+                                  s.id))
+        for i, s in enumerate(group):
+            anchor = s.cover or s.members[0]
+            dates = sorted(p.date for p in s.members if p.date)
+            rows.append({
+                "id": s.id, "series_key": key, "title": anchor.title,
+                "version": anchor.version, "is_rfc": int(anchor.is_rfc),
+                "cover_message_id": s.cover.message_id if s.cover else None,
+                "supersedes": group[i - 1].id if i > 0 else None,
+                "superseded_by": group[i + 1].id if i + 1 < len(group) else None,
+                "author_name": anchor.author_name, "author_addr": anchor.author_addr,
+                "total": anchor.total or 1,
+                "received": sum(1 for p in s.members if p.kind != "cover"),
+                "change_id": next((p.change_id for p in s.members if p.change_id), None),
+                "first_date": dates[0] if dates else None,
+                "last_date": dates[-1] if dates else None,
+            })
+            conn.executemany("UPDATE patches SET series_id = ? WHERE message_id = ?",
+                             [(s.id, p.message_id) for p in s.members])
+    cols = list(rows[0]) if rows else []
+    if rows:
+        conn.executemany(
+            f"INSERT OR REPLACE INTO series ({', '.join(cols)}) VALUES "
+            f"({', '.join(':' + c for c in cols)})", rows)
+
+
+def link_trailers(db: sqlite_utils.Database, thread_ids: set[str]) -> int:
+    """Point each trailer in the given threads at the patch (or series) it applies to."""
+    conn = db.conn
+    if not thread_ids:
+        return 0
+    conn.execute("DROP TABLE IF EXISTS temp.trailer_threads")
+    conn.execute("CREATE TEMP TABLE trailer_threads (id TEXT PRIMARY KEY)")
+    conn.executemany("INSERT OR IGNORE INTO temp.trailer_threads VALUES (?)",
+                     [(t,) for t in thread_ids])
+    msgs = {r[0]: r[1] for r in conn.execute(
+        "SELECT message_id, parent_id FROM messages WHERE thread_id IN "
+        "(SELECT id FROM temp.trailer_threads)")}
+    msgs.update({r[0]: r[1] for r in conn.execute(
+        "SELECT message_id, parent_id FROM placeholders WHERE thread_id IN "
+        "(SELECT id FROM temp.trailer_threads)")})
+    patches = {r[0]: (r[1], r[2]) for r in conn.execute(
+        "SELECT p.message_id, p.kind, p.series_id FROM patches p JOIN messages m "
+        "ON m.message_id = p.message_id WHERE m.thread_id IN (SELECT id FROM temp.trailer_threads)")}
+    updates = []
+    for tid, mid in conn.execute(
+            "SELECT t.id, t.message_id FROM trailers t JOIN messages m "
+            "ON m.message_id = t.message_id WHERE m.thread_id IN "
+            "(SELECT id FROM temp.trailer_threads)").fetchall():
+        target = nearest_patch(mid, msgs, patches)
+        if target is None:
+            updates.append((None, None, None, tid))
+            continue
+        kind, sid = patches[target]
+        updates.append((target, sid, "series" if kind == "cover" else "patch", tid))
+    conn.executemany("UPDATE trailers SET patch_message_id = ?, series_id = ?, applies_to = ? "
+                     "WHERE id = ?", updates)
+    conn.execute("DROP TABLE IF EXISTS temp.trailer_threads")
+    return len(updates)
+
+
+def nearest_patch(mid: str, parents: dict[str, str | None], patches: dict) -> str | None:
+    """Return the message itself if it is a patch, else its nearest patch ancestor."""
+    seen = set()
+    cur: str | None = mid
+    while cur is not None and cur not in seen:
+        if cur in patches:
+            return cur
+        seen.add(cur)
+        cur = parents.get(cur)
+    return None

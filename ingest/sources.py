@@ -1,0 +1,318 @@
+"""Where mail comes from: mbox (mboxo/mboxrd, plain or gzip), .eml, Maildir,
+directories of these, public-inbox v2 git archives and stdin.
+
+Everything streams: an archive is read in chunks and yielded one message at a
+time, so memory does not grow with the archive.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 4 << 20
+# A From_ line must look like one ("From sender date"), so a body line that
+# happens to start with "From " in an unquoted mbox does not split a message.
+_FROM_LINE = re.compile(rb"^From [^\n]*(?:\d{1,2}:\d\d|\d{4})[^\n]*\n", re.M)
+_MBOXRD_QUOTED = re.compile(rb"^>(>*From )", re.M)
+_HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
+_SKIP_SUFFIXES = {".json", ".md", ".rst", ".py", ".sh", ".toml", ".yaml", ".yml", ".cfg",
+                  ".ini", ".png", ".jpg", ".jpeg", ".gif", ".pdf", ".html", ".css", ".js",
+                  ".db", ".sqlite", ".sqlite3", ".pyc", ".lock", ".idx", ".pack"}
+
+
+@dataclass
+class RawMail:
+    """One message's bytes and where it was found."""
+
+    raw: bytes
+    source: str
+    mbox_from: str | None = None
+
+
+@dataclass
+class NotMail:
+    """A path that could not be read as mail; the run goes on."""
+
+    source: str
+    reason: str
+
+
+@dataclass
+class SourceDone:
+    """A file (or an inbox epoch up to a commit) has been read to the end."""
+
+    path: str
+    kind: str
+    size: int | None = None
+    mtime: float | None = None
+    messages: int = 0
+    git_commit: str | None = None
+
+
+Event = RawMail | NotMail | SourceDone
+SkipCheck = Callable[[str, int, float], bool]
+
+
+def unquote_mboxrd(data: bytes) -> bytes:
+    """Return a message body with mboxrd's '>From ' quoting undone (one '>' removed)."""
+    return _MBOXRD_QUOTED.sub(rb"\1", data)
+
+
+def iter_mbox(stream: BinaryIO, source: str, *, fmt: str = "auto") -> Iterator[RawMail]:
+    """Yield the messages of an mbox stream; fmt is 'mboxrd', 'mboxo' or 'auto'."""
+    buf = b""
+    from_line: bytes | None = None
+    rd: bool | None = None if fmt == "auto" else fmt == "mboxrd"
+    eof = False
+    while not eof:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            eof = True
+        buf += chunk
+        pos = 0
+        while True:
+            m = _FROM_LINE.search(buf, pos)
+            if m is None:
+                break
+            if m.start() == 0 or buf[m.start() - 1:m.start()] == b"\n":
+                body = buf[pos:m.start()]
+                if from_line is not None:
+                    yield _mail(body, source, from_line, rd)
+                elif body.strip():
+                    # text before the first From_ line: a bare message glued in front
+                    yield _mail(body, source, None, rd)
+                from_line = m.group(0)
+                if rd is None:
+                    rd = from_line.startswith(b"From mboxrd@")
+                pos = m.end()
+            else:  # pragma: no cover - '^' with re.M already means after a newline
+                pos = m.end()
+        buf = buf[pos:]
+        if eof:
+            if from_line is not None or buf.strip():
+                yield _mail(buf, source, from_line, rd)
+            break
+
+
+def _mail(body: bytes, source: str, from_line: bytes | None, rd: bool | None) -> RawMail:
+    # The blank line before the next From_ belongs to the mbox format, not the message.
+    if body.endswith(b"\n\n"):
+        body = body[:-1]
+    elif body.endswith(b"\r\n\r\n"):
+        body = body[:-2]
+    if rd:
+        body = unquote_mboxrd(body)
+    frm = from_line.decode("latin-1").rstrip("\r\n") if from_line else None
+    return RawMail(body, source, frm)
+
+
+def sniff(head: bytes) -> str:
+    """Return 'gzip', 'mbox', 'eml' or 'unknown' from the first bytes of a file."""
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    stripped = head.lstrip(b" \t\r\n")
+    if stripped.startswith(b"From "):
+        return "mbox"
+    first = stripped.split(b"\n", 1)[0]
+    if _HEADER_LINE.match(first) and b"\x00" not in head[:4096]:
+        # a mail header block has several "Name: value" lines early on
+        lines = stripped[:8192].split(b"\n")[:40]
+        if sum(1 for ln in lines if _HEADER_LINE.match(ln)) >= 2:
+            return "eml"
+    return "unknown"
+
+
+def _read_file(path: Path, fmt: str) -> Iterator[Event]:
+    source = str(path)
+    try:
+        st = path.stat()
+        with open(path, "rb") as f:
+            head = f.read(8192)
+            kind = sniff(head)
+            inner = "plain"
+            if kind == "gzip":
+                f.seek(0)
+                gz = gzip.GzipFile(fileobj=f)
+                try:
+                    head = gz.read(8192)
+                except (OSError, EOFError) as exc:
+                    yield NotMail(source, f"unreadable gzip file: {exc}")
+                    return
+                kind = sniff(head)
+                inner = "gzip"
+                f.seek(0)
+                stream: BinaryIO = gzip.GzipFile(fileobj=f)
+            else:
+                f.seek(0)
+                stream = f
+            count = 0
+            if kind == "mbox":
+                try:
+                    for mail in iter_mbox(stream, source, fmt=fmt):
+                        count += 1
+                        yield mail
+                except (OSError, EOFError) as exc:
+                    yield NotMail(source, f"archive ends early after {count} messages: {exc}")
+                    return
+            elif kind == "eml":
+                count = 1
+                yield RawMail(stream.read(), source, None)
+            else:
+                yield NotMail(source, "not a mail file (no mbox 'From ' line and no mail "
+                                      "headers at the start); skipped")
+                return
+            yield SourceDone(source, f"{kind}+gzip" if inner == "gzip" else kind, st.st_size,
+                             st.st_mtime, count)
+    except OSError as exc:
+        yield NotMail(source, f"cannot read: {exc.strerror or exc}")
+
+
+def is_maildir(path: Path) -> bool:
+    """Return True for a Maildir folder (has cur/ and new/)."""
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+def inbox_epochs(path: Path) -> list[Path]:
+    """Return the epoch repositories (git/N.git) of a public-inbox v2 archive, in order."""
+    gitdir = path / "git"
+    if not gitdir.is_dir():
+        return []
+    epochs = [p for p in gitdir.iterdir() if re.fullmatch(r"\d+\.git", p.name) and p.is_dir()]
+    return sorted(epochs, key=lambda p: int(p.name.split(".")[0]))
+
+
+def _is_bare_epoch(path: Path) -> bool:
+    return path.name.endswith(".git") and (path / "objects").is_dir() and (path / "HEAD").exists()
+
+
+def iter_inbox_epoch(git_dir: Path, since_commit: str | None,
+                     checkpoint_every: int = 5000) -> Iterator[Event]:
+    """Yield the messages committed to one epoch after since_commit, oldest first."""
+    base = ["git", f"--git-dir={git_dir}"]
+    rng = f"{since_commit}..HEAD" if since_commit else "HEAD"
+    try:
+        rev = subprocess.run(base + ["rev-list", "--reverse", rng], capture_output=True,
+                             check=False)
+    except FileNotFoundError:
+        yield NotMail(str(git_dir), "git is not installed: install git to read public-inbox")
+        return
+    if rev.returncode != 0 and since_commit:
+        logger.warning("%s: last seen commit %s is gone (history rewritten?); reading all",
+                       git_dir, since_commit)
+        rev = subprocess.run(base + ["rev-list", "--reverse", "HEAD"], capture_output=True,
+                             check=False)
+    if rev.returncode != 0:
+        err = rev.stderr.decode(errors="replace").strip()
+        if "unknown revision" in err or "ambiguous argument 'HEAD'" in err:
+            yield SourceDone(str(git_dir), "public-inbox", messages=0, git_commit=since_commit)
+            return
+        yield NotMail(str(git_dir), f"not a readable git repository: {err}")
+        return
+    commits = rev.stdout.decode().split()
+    if not commits:
+        yield SourceDone(str(git_dir), "public-inbox", messages=0, git_commit=since_commit)
+        return
+    proc = subprocess.Popen(base + ["cat-file", "--batch"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    count = 0
+    try:
+        for i, commit in enumerate(commits):
+            proc.stdin.write(f"{commit}:m\n".encode())
+            proc.stdin.flush()
+            header = proc.stdout.readline().decode().split()
+            if len(header) == 3 and header[1] == "blob":
+                data = proc.stdout.read(int(header[2]))
+                proc.stdout.read(1)
+                count += 1
+                yield RawMail(data, f"{git_dir}@{commit}", None)
+            # else: "missing": a deletion commit (blob 'd'); nothing to store
+            if checkpoint_every and (i + 1) % checkpoint_every == 0 and i + 1 < len(commits):
+                yield SourceDone(str(git_dir), "public-inbox", messages=count, git_commit=commit)
+    finally:
+        proc.stdin.close()
+        proc.wait()
+    yield SourceDone(str(git_dir), "public-inbox", messages=count, git_commit=commits[-1])
+
+
+def iter_paths(paths: list[str], *, fmt: str = "auto", stdin: BinaryIO | None = None,
+               inbox_position: Callable[[str], str | None] = lambda _: None,
+               skip_file: SkipCheck = lambda *_: False) -> Iterator[Event]:
+    """Yield every message (and per-source events) found under the given paths, in order."""
+    for arg in paths:
+        if arg == "-":
+            stream = stdin if stdin is not None else io.BufferedReader(io.FileIO(0))
+            peek = stream.peek(8192)[:8192] if hasattr(stream, "peek") else b""
+            if sniff(peek) == "eml":
+                yield RawMail(stream.read(), "<stdin>", None)
+            else:
+                yield from iter_mbox(stream, "<stdin>", fmt=fmt)
+            continue
+        yield from _walk(Path(arg), fmt, inbox_position, skip_file, explicit=True)
+
+
+def _walk(path: Path, fmt: str, inbox_position, skip_file, *, explicit: bool) -> Iterator[Event]:
+    if not path.exists():
+        yield NotMail(str(path), "no such file or directory")
+        return
+    if path.is_dir():
+        epochs = inbox_epochs(path)
+        if epochs:
+            for ep in epochs:
+                yield from iter_inbox_epoch(ep.resolve(), inbox_position(str(ep.resolve())))
+            return
+        if _is_bare_epoch(path):
+            yield from iter_inbox_epoch(path.resolve(), inbox_position(str(path.resolve())))
+            return
+        if is_maildir(path):
+            for sub in ("new", "cur"):
+                for f in sorted((path / sub).iterdir()):
+                    if f.is_file():
+                        yield from _file(f.resolve(), fmt, skip_file)
+            return
+        for child in sorted(path.iterdir()):
+            if child.name.startswith("."):
+                continue
+            if child.is_file() and child.suffix.lower() in _SKIP_SUFFIXES:
+                continue
+            yield from _walk(child, fmt, inbox_position, skip_file, explicit=False)
+        return
+    yield from _file(path.resolve(), fmt, skip_file)
+
+
+def _file(path: Path, fmt: str, skip_file: SkipCheck) -> Iterator[Event]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        yield NotMail(str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    if skip_file(str(path), st.st_size, st.st_mtime):
+        logger.debug("skipping %s: already ingested, unchanged", path)
+        return
+    yield from _read_file(path, fmt)
+
+
+def count_bytes(paths: list[str]) -> int:
+    """Return the total size of the files under paths (for a progress bar); 0 if unknown."""
+    total = 0
+    for arg in paths:
+        if arg == "-":
+            return 0
+        for root, _dirs, files in os.walk(arg) if os.path.isdir(arg) else [("", [], [arg])]:
+            for name in files:
+                try:
+                    total += os.path.getsize(os.path.join(root, name))
+                except OSError:
+                    pass
+    return total

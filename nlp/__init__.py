@@ -1,0 +1,1 @@
+"""The spaCy stage: interfaces, ABI/API cues, concerns, patch links, resolution."""
