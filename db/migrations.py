@@ -221,10 +221,125 @@ M002_VIEWS = """
             ORDER BY s.series_key, s.version, s.first_date;
 """
 
+M003_NLP = """
+        CREATE TABLE interfaces (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            description TEXT,
+            aliases TEXT
+        );
+        CREATE TABLE tagged_messages (
+            message_id TEXT PRIMARY KEY,
+            catalog_version TEXT NOT NULL,
+            tagged_at TEXT NOT NULL
+        );
+        CREATE TABLE message_interfaces (
+            message_id TEXT NOT NULL,
+            interface TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (message_id, interface)
+        );
+        CREATE INDEX message_interfaces_interface ON message_interfaces(interface);
+        CREATE TABLE message_tags (
+            message_id TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            evidence TEXT,
+            PRIMARY KEY (message_id, tag)
+        );
+        CREATE INDEX message_tags_tag ON message_tags(tag);
+        CREATE TABLE nlp_hits (
+            message_id TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            label TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (message_id, rule_id, start)
+        );
+        CREATE INDEX nlp_hits_label ON nlp_hits(label);
+        CREATE TABLE message_patch (
+            message_id TEXT PRIMARY KEY,
+            patch_message_id TEXT NOT NULL,
+            series_id TEXT,
+            how TEXT NOT NULL
+        );
+        CREATE INDEX message_patch_patch ON message_patch(patch_message_id);
+        CREATE INDEX message_patch_series ON message_patch(series_id);
+        CREATE TABLE concerns (
+            id INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL,
+            interface TEXT NOT NULL,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            patch_message_id TEXT,
+            series_id TEXT,
+            status TEXT NOT NULL DEFAULT 'open',
+            resolved_by TEXT,
+            resolution TEXT,
+            confidence REAL NOT NULL,
+            rule_id TEXT,
+            cue TEXT,
+            author_name TEXT,
+            author_addr TEXT,
+            date TEXT,
+            UNIQUE (message_id, interface)
+        );
+        CREATE INDEX concerns_interface ON concerns(interface, status, date);
+        CREATE INDEX concerns_status ON concerns(status, date);
+        CREATE INDEX concerns_author ON concerns(author_addr, date);
+        CREATE INDEX concerns_patch ON concerns(patch_message_id);
+        CREATE INDEX concerns_resolved_by ON concerns(resolved_by);
+"""
+
+M004_VIEWS_AND_DIGEST = """
+        CREATE TABLE subscribers (
+            email TEXT PRIMARY KEY,
+            name TEXT,
+            interfaces TEXT,
+            active INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE digests_sent (
+            week TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (week, recipient)
+        );
+        CREATE VIEW open_concerns AS
+            SELECT c.id, c.interface, c.kind, c.text, c.author_name, c.author_addr, c.date,
+                   c.message_id, 'https://lore.kernel.org/r/' || c.message_id AS url,
+                   c.patch_message_id, p.title AS patch_title, c.series_id, c.confidence
+            FROM concerns c LEFT JOIN patches p ON p.message_id = c.patch_message_id
+            WHERE c.status = 'open'
+            ORDER BY c.date DESC;
+        CREATE VIEW concern_timeline AS
+            SELECT c.id AS concern_id, c.interface, c.date AS raised, c.author_name AS raised_by,
+                   c.text, c.status, m.date AS resolved, m.from_name AS resolved_by_name,
+                   c.resolved_by, c.resolution,
+                   CAST(julianday(m.date) - julianday(c.date) AS INTEGER) AS days_to_resolve,
+                   'https://lore.kernel.org/r/' || c.message_id AS url
+            FROM concerns c LEFT JOIN messages m ON m.message_id = c.resolved_by
+            ORDER BY c.date;
+        CREATE VIEW interface_activity AS
+            SELECT mi.interface, substr(m.date, 1, 7) AS month,
+                   COUNT(*) AS messages,
+                   COUNT(DISTINCT m.thread_id) AS threads,
+                   COUNT(DISTINCT m.from_addr) AS people,
+                   SUM(m.is_patch) AS patches,
+                   (SELECT COUNT(*) FROM concerns c WHERE c.interface = mi.interface
+                      AND substr(c.date, 1, 7) = substr(m.date, 1, 7)) AS concerns_raised
+            FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id
+            GROUP BY mi.interface, month
+            ORDER BY mi.interface, month;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
     ("002_views", M002_VIEWS),
+    ("003_nlp", M003_NLP),
+    ("004_views_and_digest", M004_VIEWS_AND_DIGEST),
 ]
 
 
