@@ -334,12 +334,26 @@ M004_VIEWS_AND_DIGEST = """
             ORDER BY mi.interface, month;
 """
 
+M005_CANDIDATES = """
+        CREATE TABLE concern_candidates (
+            message_id TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            interfaces TEXT NOT NULL,
+            cues TEXT NOT NULL,
+            question INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (message_id, start)
+        );
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
     ("002_views", M002_VIEWS),
     ("003_nlp", M003_NLP),
     ("004_views_and_digest", M004_VIEWS_AND_DIGEST),
+    ("005_concern_candidates", M005_CANDIDATES),
 ]
 
 

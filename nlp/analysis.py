@@ -1,0 +1,142 @@
+"""Per-message analysis: run the pipeline over a message's subject and own
+words and return plain data (interfaces, cue hits, candidate sentences).
+
+This runs in worker processes; it returns only what was extracted, never
+spaCy objects, so nothing heavy crosses the process boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from spacy.language import Language
+
+from nlp.catalog import Catalog
+from nlp.pipeline import CUE_KEY, IFACE_KEY
+
+_TRAILER_LINE = re.compile(r"^\s*[A-Za-z][\w-]*-by:\s|^\s*(Cc|Link|Fixes|Closes|change-id|base-commit):\s",
+                           re.I)
+_BULLET = re.compile(r"^\s*(?:[-*+o]\s|\d+[.)]\s|v\d+[:\s])")
+_DIFF_CHANGED = re.compile(r"^[+-](?![+-]{2} )(.*)$", re.M)
+MAX_CHARS = 20000  # a 200 kB "reply" is a pasted log; its first pages say what it is about
+
+
+@dataclass
+class Sentence:
+    start: int
+    end: int
+    text: str
+    interfaces: dict[str, str] = field(default_factory=dict)   # name -> rule id
+    cues: list[tuple[str, str, str | None, float, str]] = field(default_factory=list)
+    question: bool = False
+    in_subject: bool = False
+
+
+@dataclass
+class Analysis:
+    message_id: str
+    interfaces: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (evidence, source)
+    abi: list[tuple[str, str]] = field(default_factory=list)              # (rule id, text)
+    sentences: list[Sentence] = field(default_factory=list)
+    hits: list[tuple[str, str, int, int, str]] = field(default_factory=list)
+
+
+def prepare_text(subject_title: str, own_text: str) -> tuple[str, int]:
+    """Return (subject + own text unwrapped into paragraphs, length of the subject part)."""
+    paras: list[str] = []
+    cur: list[str] = []
+    for line in own_text.split("\n")[:2000]:
+        if _TRAILER_LINE.match(line):
+            continue
+        if not line.strip():
+            if cur:
+                paras.append(" ".join(cur))
+                cur = []
+            continue
+        if _BULLET.match(line) and cur:
+            paras.append(" ".join(cur))
+            cur = []
+        cur.append(line.strip())
+    if cur:
+        paras.append(" ".join(cur))
+    body = "\n\n".join(paras)[:MAX_CHARS]
+    head = subject_title.strip()
+    return (head + "\n\n" + body if body else head), len(head)
+
+
+def analyze(nlp: Language, items: list[tuple[str, str, str]], batch_size: int = 128) -> list[Analysis]:
+    """Return the analysis of (message_id, subject title, own text) items, in order."""
+    prepared = [prepare_text(title, own) for _, title, own in items]
+    patterns = nlp.get_pipe("abiwatch_ruler").pattern_by_id
+    out = []
+    for (mid, _, _), (text, subj_len), doc in zip(
+            items, prepared, nlp.pipe((t for t, _ in prepared), batch_size=batch_size), strict=True):
+        out.append(_analysis(mid, doc, subj_len, patterns))
+    return out
+
+
+def _analysis(mid: str, doc, subj_len: int, patterns) -> Analysis:
+    a = Analysis(mid)
+    sents = list(doc.sents)
+    starts = [s.start_char for s in sents]
+    by_sent: dict[int, Sentence] = {}
+
+    def sentence_of(char: int) -> Sentence:
+        # bisect by hand: sentences are few
+        idx = 0
+        lo, hi = 0, len(starts) - 1
+        while lo <= hi:
+            mid_ = (lo + hi) // 2
+            if starts[mid_] <= char:
+                idx = mid_
+                lo = mid_ + 1
+            else:
+                hi = mid_ - 1
+        if idx not in by_sent:
+            s = sents[idx]
+            text = s.text.strip()
+            by_sent[idx] = Sentence(s.start_char, s.end_char, text, question=text.endswith("?"),
+                                    in_subject=s.start_char < subj_len)
+        return by_sent[idx]
+
+    for span in doc.spans[IFACE_KEY]:
+        name = span.label_
+        source = "subject" if span.start_char < subj_len else "text"
+        evidence = span.text
+        prev = a.interfaces.get(name)
+        if prev is None or (prev[1] == "text" and source == "subject"):
+            a.interfaces[name] = (evidence, source)
+        sentence_of(span.start_char).interfaces.setdefault(name, span.id_)
+        a.hits.append((span.id_, f"interface:{name}", span.start_char, span.end_char, span.text))
+    for span in doc.spans[CUE_KEY]:
+        label = span.label_
+        rid = span.id_
+        a.hits.append((rid, label, span.start_char, span.end_char, span.text))
+        if label == "ABI":
+            a.abi.append((rid, span.text))
+            continue
+        sent = sentence_of(span.start_char)
+        p = patterns.get(rid)
+        sent.cues.append((rid, label, p.kind if p else None, p.weight if p else 0.5, span.text))
+    a.sentences = [by_sent[i] for i in sorted(by_sent)]
+    return a
+
+
+def diff_interfaces(catalog: Catalog, paths: list[str], diff: str | None) -> dict[str, str]:
+    """Return interfaces a message's own diff touches: by file path, else by changed symbols."""
+    out: dict[str, str] = {}
+    for path in paths:
+        for name in catalog.interfaces_for_path(path):
+            out.setdefault(name, path)
+    if diff:
+        changed = "\n".join(m.group(1) for m in _DIFF_CHANGED.finditer(diff[:400000]))
+        for iface in catalog.interfaces:
+            if iface.name in out:
+                continue
+            for sym in iface.symbols:
+                m = re.search(sym, changed)
+                if m:
+                    out[iface.name] = m.group(0)
+                    break
+    return out

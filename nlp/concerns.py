@@ -1,0 +1,124 @@
+"""Deciding which candidate sentences are concerns, and about which interface.
+
+Pure policy over plain data: the candidate sentences the pipeline found in a
+message's own words, and the message's place in its thread. Each concern
+keeps the rule that fired, so `abiwatch explain` can show why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+THRESHOLD = 0.6
+KIND_ORDER = {"nak": 5, "objection": 4, "risk": 3, "question": 2, "request": 1}
+# Weak agreement words ("thanks") do not cancel a concern; these do.
+STRONG_AGREE = 0.8
+
+
+@dataclass
+class Candidate:
+    start: int
+    text: str
+    interfaces: dict[str, str]
+    cues: list[tuple[str, str, str | None, float, str]]  # rule id, label, kind, weight, text
+    question: bool
+
+
+@dataclass
+class MessageContext:
+    message_id: str
+    author_addr: str | None
+    author_name: str | None
+    date: str | None
+    is_patch: bool
+    is_root: bool
+    patch_message_id: str | None
+    series_id: str | None
+    patch_author_addr: str | None
+    root_author_addr: str | None
+    interfaces: dict[str, str]          # name -> source ('subject', 'text', 'diff')
+    topic_interfaces: list[str]         # the thread's / patch's interfaces, most relevant first
+    defer: dict[str, str] = field(default_factory=dict)  # VMware -> VMI in a VMI thread
+
+
+@dataclass
+class Concern:
+    message_id: str
+    interface: str
+    text: str
+    kind: str
+    confidence: float
+    rule_id: str
+    cue: str
+    patch_message_id: str | None
+    series_id: str | None
+    author_name: str | None
+    author_addr: str | None
+    date: str | None
+
+
+def is_author_reply(ctx: MessageContext) -> bool:
+    """Return True when the message is by the person who posted the patch or proposal."""
+    addr = ctx.author_addr
+    return bool(addr) and addr in {ctx.patch_author_addr, ctx.root_author_addr}
+
+
+def score_sentence(c: Candidate) -> tuple[float, tuple[str, str, str | None, float, str] | None]:
+    """Return (score, strongest concern cue) of one candidate sentence."""
+    concern = [cue for cue in c.cues if cue[1] == "CONCERN"
+               and (cue[2] != "question" or c.question)]
+    if not concern:
+        return 0.0, None
+    best = max(concern, key=lambda cue: (cue[3], KIND_ORDER.get(cue[2] or "", 0)))
+    score = best[3] + 0.05 * min(3, len({cue[0] for cue in concern}) - 1)
+    if c.question and best[2] != "question":
+        score += 0.05
+    agree = max((cue[3] for cue in c.cues if cue[1] == "AGREE"), default=0.0)
+    if agree >= STRONG_AGREE:
+        score -= 0.3
+    return min(score, 1.0), best
+
+
+def sentence_interface(c: Candidate, ctx: MessageContext) -> str | None:
+    """Return the interface a concern sentence is about."""
+    named = [ctx.defer.get(i, i) for i in c.interfaces]
+    if named:
+        # prefer what the thread is about when the sentence names several
+        for t in ctx.topic_interfaces:
+            if t in named:
+                return t
+        return named[0]
+    own = [ctx.defer.get(i, i) for i, src in ctx.interfaces.items() if src == "text"]
+    for t in ctx.topic_interfaces:
+        if t in own:
+            return t
+    if ctx.topic_interfaces:
+        return ctx.topic_interfaces[0]
+    if own:
+        return own[0]
+    subj = [ctx.defer.get(i, i) for i, src in ctx.interfaces.items()]
+    return subj[0] if subj else None
+
+
+def decide_concerns(cands: list[Candidate], ctx: MessageContext,
+                    threshold: float = THRESHOLD) -> list[Concern]:
+    """Return one concern per interface this message raises, strongest sentence first."""
+    if ctx.is_patch or ctx.is_root or is_author_reply(ctx):
+        return []
+    best: dict[str, tuple[float, Candidate, tuple]] = {}
+    for c in cands:
+        score, cue = score_sentence(c)
+        if cue is None or score < threshold:
+            continue
+        iface = sentence_interface(c, ctx)
+        if iface is None:
+            continue
+        prev = best.get(iface)
+        if prev is None or score > prev[0]:
+            best[iface] = (score, c, cue)
+    out = []
+    for iface, (score, c, cue) in sorted(best.items(), key=lambda kv: -kv[1][0]):
+        out.append(Concern(ctx.message_id, iface, c.text, cue[2] or "objection", round(score, 3),
+                           cue[0], cue[4], ctx.patch_message_id, ctx.series_id,
+                           ctx.author_name, ctx.author_addr, ctx.date))
+    return out

@@ -1,0 +1,302 @@
+"""Phase 2 of tagging, per thread: patch links, interface deferral, concerns and
+their resolution. Reads what phase 1 stored; writes message_patch and concerns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+
+import sqlite_utils
+
+from ingest.subject import parse_subject
+from nlp.catalog import Catalog
+from nlp.concerns import Candidate, MessageContext, decide_concerns
+from nlp.linking import LinkMessage, patch_for
+from nlp.resolution import Evidence, LaterMessage, LaterVersion, Posting, resolve
+
+logger = logging.getLogger(__name__)
+THREAD_CHUNK = 200
+SOURCE_RANK = {"subject": 0, "diff": 1, "text": 2}
+
+
+def _rows(conn, sql: str, params=()) -> list[dict]:
+    cur = conn.execute(sql, params)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def decide_threads(db: sqlite_utils.Database, thread_ids: set[str], catalog: Catalog) -> None:
+    """Re-decide links, concerns and resolutions for the given threads (and affected series)."""
+    conn = db.conn
+    ordered = sorted(thread_ids)
+    touched_series: set[str] = set()
+    for i in range(0, len(ordered), THREAD_CHUNK):
+        chunk = ordered[i:i + THREAD_CHUNK]
+        with conn:
+            touched_series |= _decide_chunk(conn, chunk, catalog)
+    # Concerns elsewhere whose series got a new version or new acks are re-resolved too.
+    with conn:
+        keys = _series_keys(conn, touched_series)
+        ids = [r[0] for r in conn.execute(
+            "SELECT c.id FROM concerns c JOIN series s ON s.id = c.series_id "
+            f"WHERE s.series_key IN ({','.join('?' * len(keys))})", keys)] if keys else []
+        _resolve(conn, ids, catalog)
+
+
+def _series_keys(conn, series_ids: set[str]) -> list[str]:
+    ids = sorted(series_ids)
+    out: set[str] = set()
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        out.update(r[0] for r in conn.execute(
+            f"SELECT series_key FROM series WHERE id IN ({','.join('?' * len(part))})", part))
+    return sorted(out)
+
+
+def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
+    conn.execute("DROP TABLE IF EXISTS temp.dt")
+    conn.execute("CREATE TEMP TABLE dt (id TEXT PRIMARY KEY)")
+    conn.executemany("INSERT INTO temp.dt VALUES (?)", [(t,) for t in thread_ids])
+    msgs = _rows(conn, "SELECT message_id, parent_id, subject, norm_subject, from_addr, from_name, "
+                       "date, is_patch, is_reply, quoted_text, thread_id FROM messages "
+                       "WHERE thread_id IN (SELECT id FROM temp.dt)")
+    parents = {m["message_id"]: m["parent_id"] for m in msgs}
+    parents.update({r[0]: r[1] for r in conn.execute(
+        "SELECT message_id, parent_id FROM placeholders WHERE thread_id IN (SELECT id FROM temp.dt)")})
+    real = {m["message_id"] for m in msgs}
+    patch_rows = {r[0]: {"kind": r[1], "series_id": r[2], "version": r[3]} for r in conn.execute(
+        "SELECT p.message_id, p.kind, p.series_id, p.version FROM patches p JOIN messages m "
+        "ON m.message_id = p.message_id WHERE m.thread_id IN (SELECT id FROM temp.dt)")}
+    links: dict[str, list[str]] = {}
+    for mid, value in conn.execute(
+            "SELECT t.message_id, t.value FROM trailers t JOIN messages m ON m.message_id = t.message_id "
+            "WHERE t.name = 'Link' AND m.thread_id IN (SELECT id FROM temp.dt)"):
+        links.setdefault(mid, []).append(value)
+
+    # 1. patch links
+    conn.execute("DELETE FROM message_patch WHERE message_id IN (SELECT message_id FROM messages "
+                 "WHERE thread_id IN (SELECT id FROM temp.dt))")
+    link_rows = []
+    patch_of: dict[str, str] = {}
+    title_cache: dict[str, list] = {}
+    for m in msgs:
+        subj = parse_subject(m["subject"])
+        lm = LinkMessage(m["message_id"], m["parent_id"], m["subject"], subj.is_patch,
+                         m["quoted_text"], m["thread_id"], m["norm_subject"], subj.version,
+                         m["date"], links.get(m["message_id"], []))
+        index = {}
+        if subj.is_patch and m["norm_subject"]:
+            key = m["norm_subject"]
+            if key not in title_cache:
+                title_cache[key] = [(r[0], r[1], r[2]) for r in conn.execute(
+                    "SELECT p.version, m.date, p.message_id FROM patches p JOIN messages m "
+                    "ON m.message_id = p.message_id WHERE m.norm_subject = ?", [key])]
+            index = {key: title_cache[key]}
+        all_patches = set(patch_rows) | {c[2] for c in index.get(m["norm_subject"], [])}
+        link_targets = [t for t in links.get(m["message_id"], [])]
+        if link_targets:
+            all_patches |= _existing_patches(conn, link_targets)
+        found = patch_for(lm, parents, real, all_patches, index)
+        if found:
+            pid, how = found
+            patch_of[m["message_id"]] = pid
+            sid = patch_rows.get(pid, {}).get("series_id") or _series_of(conn, pid)
+            link_rows.append((m["message_id"], pid, sid, how))
+    conn.executemany("INSERT OR REPLACE INTO message_patch VALUES (?, ?, ?, ?)", link_rows)
+
+    # 2. interfaces per message, with deferral (VMware in a VMI thread is VMI)
+    ifaces: dict[str, dict[str, str]] = {}
+    for mid, name, source in conn.execute(
+            "SELECT mi.message_id, mi.interface, mi.source FROM message_interfaces mi JOIN messages m "
+            "ON m.message_id = mi.message_id WHERE m.thread_id IN (SELECT id FROM temp.dt)"):
+        ifaces.setdefault(mid, {})[name] = source
+    by_thread: dict[str, Counter] = {}
+    for m in msgs:
+        cnt = by_thread.setdefault(m["thread_id"], Counter())
+        for name in ifaces.get(m["message_id"], {}):
+            cnt[name] += 1
+    defer_rules = {i.name: i.defer_to for i in catalog.interfaces if i.defer_to}
+    for m in msgs:
+        mine = ifaces.get(m["message_id"], {})
+        for name, target in defer_rules.items():
+            if name in mine and by_thread[m["thread_id"]].get(target):
+                src = mine.pop(name)
+                mine.setdefault(target, src)
+                conn.execute("DELETE FROM message_interfaces WHERE message_id = ? AND interface = ?",
+                             [m["message_id"], name])
+                conn.execute("INSERT OR IGNORE INTO message_interfaces VALUES (?, ?, ?, ?)",
+                             [m["message_id"], target, f"{name} (in a {target} thread)", src])
+    for tid, cnt in by_thread.items():
+        for name, target in defer_rules.items():
+            if cnt.get(target) and name in cnt:
+                cnt[target] += cnt.pop(name)
+
+    # 3. concerns
+    cands: dict[str, list[Candidate]] = {}
+    for mid, start, text, inter, cues, q in conn.execute(
+            "SELECT c.message_id, c.start, c.text, c.interfaces, c.cues, c.question "
+            "FROM concern_candidates c JOIN messages m ON m.message_id = c.message_id "
+            "WHERE m.thread_id IN (SELECT id FROM temp.dt)"):
+        cands.setdefault(mid, []).append(Candidate(start, text, json.loads(inter),
+                                                   [tuple(c) for c in json.loads(cues)], bool(q)))
+    by_id = {m["message_id"]: m for m in msgs}
+    roots = {m["thread_id"]: m for m in msgs if m["message_id"] == m["thread_id"]}
+    authors: dict[str, str | None] = {}
+    for pid in set(patch_of.values()):
+        authors[pid] = by_id[pid]["from_addr"] if pid in by_id else None
+    produced = []
+    for m in msgs:
+        mid = m["message_id"]
+        pid = patch_of.get(mid)
+        root = roots.get(m["thread_id"])
+        topic = _topic(ifaces, pid, root, by_thread.get(m["thread_id"], Counter()))
+        ctx = MessageContext(
+            mid, m["from_addr"], m["from_name"], m["date"],
+            is_patch=mid in patch_rows and not parse_subject(m["subject"]).is_reply,
+            is_root=m["parent_id"] is None and not m["is_reply"],
+            patch_message_id=pid,
+            series_id=patch_rows.get(pid, {}).get("series_id") if pid else None,
+            patch_author_addr=authors.get(pid) if pid else None,
+            root_author_addr=root["from_addr"] if root else None,
+            interfaces=ifaces.get(mid, {}), topic_interfaces=topic,
+            defer={n: t for n, t in defer_rules.items()
+                   if by_thread.get(m["thread_id"], Counter()).get(t)})
+        produced += decide_concerns(cands.get(mid, []), ctx)
+    existing = {(r[1], r[2]): r[0] for r in conn.execute(
+        "SELECT c.id, c.message_id, c.interface FROM concerns c JOIN messages m "
+        "ON m.message_id = c.message_id WHERE m.thread_id IN (SELECT id FROM temp.dt)")}
+    keep = {(c.message_id, c.interface) for c in produced}
+    conn.executemany("DELETE FROM concerns WHERE id = ?",
+                     [(i,) for k, i in existing.items() if k not in keep])
+    conn.executemany(
+        "INSERT INTO concerns (message_id, interface, text, kind, patch_message_id, series_id, "
+        "confidence, rule_id, cue, author_name, author_addr, date, status) "
+        "VALUES (:message_id, :interface, :text, :kind, :patch_message_id, :series_id, "
+        ":confidence, :rule_id, :cue, :author_name, :author_addr, :date, 'open') "
+        "ON CONFLICT(message_id, interface) DO UPDATE SET text = excluded.text, "
+        "kind = excluded.kind, patch_message_id = excluded.patch_message_id, "
+        "series_id = excluded.series_id, confidence = excluded.confidence, "
+        "rule_id = excluded.rule_id, cue = excluded.cue, author_name = excluded.author_name, "
+        "author_addr = excluded.author_addr, date = excluded.date",
+        [c.__dict__ for c in produced])
+    ids = [r[0] for r in conn.execute(
+        "SELECT c.id FROM concerns c JOIN messages m ON m.message_id = c.message_id "
+        "WHERE m.thread_id IN (SELECT id FROM temp.dt)")]
+    _resolve(conn, ids, catalog)
+    conn.execute("DROP TABLE temp.dt")
+    return {p["series_id"] for p in patch_rows.values() if p["series_id"]}
+
+
+def _existing_patches(conn, ids: list[str]) -> set[str]:
+    from nlp.linking import link_ids
+
+    targets = link_ids(ids)
+    if not targets:
+        return set()
+    return {r[0] for r in conn.execute(
+        f"SELECT message_id FROM patches WHERE message_id IN ({','.join('?' * len(targets))})", targets)}
+
+
+def _series_of(conn, pid: str) -> str | None:
+    row = conn.execute("SELECT series_id FROM patches WHERE message_id = ?", [pid]).fetchone()
+    return row[0] if row else None
+
+
+def _topic(ifaces: dict[str, dict[str, str]], pid: str | None, root: dict | None,
+           thread_counts: Counter) -> list[str]:
+    """Return the interfaces a message's context is about, most relevant first."""
+    order: list[str] = []
+    for source_mid in (pid, root["message_id"] if root else None):
+        if source_mid and source_mid in ifaces:
+            for name, src in sorted(ifaces[source_mid].items(), key=lambda kv: SOURCE_RANK[kv[1]]):
+                if name not in order:
+                    order.append(name)
+    for name, _ in thread_counts.most_common():
+        if name not in order:
+            order.append(name)
+    return order
+
+
+def _resolve(conn, concern_ids: list[int], catalog: Catalog) -> None:
+    weights = {p.id: p.weight for p in catalog.patterns}
+    updates = []
+    for cid in concern_ids:
+        c = conn.execute("SELECT c.*, m.thread_id FROM concerns c JOIN messages m "
+                         "ON m.message_id = c.message_id WHERE c.id = ?", [cid]).fetchone()
+        if c is None:
+            continue
+        cols = [d[0] for d in conn.execute("SELECT c.*, m.thread_id FROM concerns c JOIN messages m "
+                                           "ON m.message_id = c.message_id LIMIT 0").description]
+        c = dict(zip(cols, c, strict=True))
+        r = resolve(_evidence(conn, c, weights))
+        updates.append((r.status, r.resolved_by, r.resolution, cid))
+    conn.executemany("UPDATE concerns SET status = ?, resolved_by = ?, resolution = ? WHERE id = ?",
+                     updates)
+
+
+def _evidence(conn, c: dict, rule_weights: dict[str, float]) -> Evidence:
+    patch_author = None
+    if c["patch_message_id"]:
+        row = conn.execute("SELECT from_addr FROM messages WHERE message_id = ?",
+                           [c["patch_message_id"]]).fetchone()
+        patch_author = row[0] if row else None
+    ev = Evidence(c["author_addr"], c["author_name"], c["date"], c["kind"], patch_author)
+    date = c["date"] or ""
+    thread = _rows(conn, "SELECT message_id, parent_id, from_addr, from_name, date FROM messages "
+                         "WHERE thread_id = ? AND date > ? ORDER BY date, message_id",
+                   [c["thread_id"], date])
+    parents = {r[0]: r[1] for r in conn.execute(
+        "SELECT message_id, parent_id FROM messages WHERE thread_id = ?", [c["thread_id"]])}
+    for m in thread:
+        weights = {"AGREE": 0.0, "WILLFIX": 0.0}
+        for label, rid in conn.execute(
+                "SELECT label, rule_id FROM nlp_hits WHERE message_id = ? AND label IN ('AGREE', 'WILLFIX')",
+                [m["message_id"]]):
+            weights[label] = max(weights[label], rule_weights.get(rid, 0.5))
+        raises = conn.execute("SELECT 1 FROM concerns WHERE message_id = ? AND interface = ?",
+                              [m["message_id"], c["interface"]]).fetchone() is not None
+        ev.later_in_thread.append(LaterMessage(
+            m["message_id"], m["from_addr"], m["from_name"], m["date"], weights["AGREE"],
+            weights["WILLFIX"], raises, _descends(m["message_id"], c["message_id"], parents)))
+    chain_ids: list[str] = []
+    version = 1
+    if c["series_id"]:
+        row = conn.execute("SELECT series_key, version, first_date FROM series WHERE id = ?",
+                           [c["series_id"]]).fetchone()
+        if row:
+            key, version, _ = row
+            chain_ids = [r[0] for r in conn.execute("SELECT id FROM series WHERE series_key = ?", [key])]
+            for s in _rows(conn, "SELECT id, version, first_date, cover_message_id FROM series "
+                                 "WHERE series_key = ? AND id != ? AND (version > ? OR first_date > ?) "
+                                 "ORDER BY version, first_date", [key, c["series_id"], version, date]):
+                posts = _rows(conn, "SELECT m.message_id, m.date, m.own_text FROM patches p JOIN messages m "
+                                    "ON m.message_id = p.message_id WHERE p.series_id = ? ORDER BY p.part",
+                              [s["id"]])
+                lv = LaterVersion(s["id"], s["version"], s["first_date"],
+                                  s["cover_message_id"] or (posts[0]["message_id"] if posts else s["id"]),
+                                  [Posting(p["message_id"], p["date"], p["own_text"] or "") for p in posts])
+                lv.trailers = [tuple(r) for r in conn.execute(
+                    "SELECT t.message_id, t.name, t.person_addr, t.person_name FROM trailers t "
+                    "JOIN patches p ON p.message_id = t.message_id WHERE p.series_id = ?", [s["id"]])]
+                ev.later_versions.append(lv)
+    if c["author_addr"]:
+        marks = ",".join("?" * len(chain_ids)) if chain_ids else "''"
+        ev.raiser_trailers = [tuple(r) for r in conn.execute(
+            "SELECT t.message_id, t.name, m.date FROM trailers t JOIN messages m "
+            "ON m.message_id = t.message_id WHERE t.person_addr = ? AND m.date > ? "
+            f"AND t.message_id != ? AND (t.series_id IN ({marks}) OR m.thread_id = ?)",
+            [c["author_addr"], date, c["message_id"], *chain_ids, c["thread_id"]])]
+    return ev
+
+
+def _descends(mid: str, ancestor: str, parents: dict[str, str | None]) -> bool:
+    seen = set()
+    cur = parents.get(mid)
+    while cur is not None and cur not in seen:
+        if cur == ancestor:
+            return True
+        seen.add(cur)
+        cur = parents.get(cur)
+    return False

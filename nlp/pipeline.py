@@ -1,0 +1,130 @@
+"""The spaCy pipeline: blank English, sentence splitting that respects mail
+paragraphs, and one ruler that marks catalog interfaces and cue phrases.
+
+Works offline on `spacy.blank("en")`; a pretrained model is never required.
+Phrase rules use a PhraseMatcher on lowercased tokens (nearly free next to the
+tokenizer); symbols, paths and a few cues are regular expressions over the
+text, turned into token spans. Every span carries the id of the rule that
+made it, so any result can be explained.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+
+from nlp.catalog import Catalog, load_catalog
+
+IFACE_KEY = "interfaces"
+CUE_KEY = "cues"
+
+
+@Language.component("abiwatch_paragraphs")
+def paragraphs(doc: Doc) -> Doc:
+    """Start a sentence after every line break: mail paragraphs and list items rarely end in '.'."""
+    for tok in doc[:-1]:
+        if tok.is_space and "\n" in tok.text:
+            doc[tok.i + 1].is_sent_start = True
+        elif tok.whitespace_ == "" and tok.text.endswith("\n"):  # pragma: no cover
+            doc[tok.i + 1].is_sent_start = True
+    return doc
+
+
+@Language.factory("abiwatch_ruler", default_config={"catalog_path": None, "patterns_path": None})
+def make_ruler(nlp: Language, name: str, catalog_path: str | None, patterns_path: str | None):
+    return CatalogRuler(nlp, name, catalog_path, patterns_path)
+
+
+class CatalogRuler:
+    """Marks interface mentions (doc.spans['interfaces']) and cues (doc.spans['cues'])."""
+
+    def __init__(self, nlp: Language, name: str, catalog_path: str | None,
+                 patterns_path: str | None):
+        self.nlp = nlp
+        self.name = name
+        self.catalog_path = catalog_path
+        self.patterns_path = patterns_path
+        self.catalog: Catalog | None = None
+        self.matcher: PhraseMatcher | None = None
+
+    def initialize(self, get_examples=None, *, nlp: Language | None = None,
+                   catalog: Catalog | None = None) -> None:
+        """Load the catalog and cue patterns from their data files and compile the rules."""
+        self.catalog = catalog or load_catalog(self.catalog_path, self.patterns_path)
+        self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self.phrase_rules: dict[str, tuple[str, str, Any]] = {}
+        regexes: list[tuple[str, str, str, re.Pattern, Any]] = []
+        make = self.nlp.make_doc
+        for iface in self.catalog.interfaces:
+            for alias in iface.aliases:
+                rid = f"alias:{iface.name}:{alias}"
+                self.phrase_rules[rid] = (IFACE_KEY, iface.name, None)
+                self.matcher.add(rid, [make(alias)])
+            for n, sym in enumerate(iface.symbols):
+                regexes.append((f"symbol:{iface.name}:{n}", IFACE_KEY, iface.name,
+                                re.compile(sym), None))
+        for p in self.catalog.patterns:
+            if p.phrase:
+                self.phrase_rules[p.id] = (CUE_KEY, p.label, p)
+                self.matcher.add(p.id, [make(p.phrase)])
+            if p.regex:
+                flags = 0 if p.case else re.I
+                regexes.append((p.id, CUE_KEY, p.label, re.compile(p.regex, flags), p))
+        self.regexes = regexes
+        self.pattern_by_id = {p.id: p for p in self.catalog.patterns}
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.matcher is None:
+            self.initialize()
+        iface_spans: list[Span] = []
+        cue_spans: list[Span] = []
+        strings = self.nlp.vocab.strings
+        for match_id, start, end in self.matcher(doc):
+            rid = strings[match_id]
+            key, label, pattern = self.phrase_rules[rid]
+            if pattern is not None:
+                if pattern.sent_start and not _at_sentence_start(doc, start):
+                    continue
+                if pattern.case and doc[start:end].text != pattern.phrase:
+                    continue
+            span = Span(doc, start, end, label=label, span_id=rid)
+            (iface_spans if key == IFACE_KEY else cue_spans).append(span)
+        text = doc.text
+        for rid, key, label, rx, pattern in self.regexes:
+            for m in rx.finditer(text):
+                span = doc.char_span(m.start(), m.end(), label=label, span_id=rid,
+                                     alignment_mode="expand")
+                if span is None or len(span) == 0:
+                    continue
+                if pattern is not None and pattern.sent_start and not _at_sentence_start(doc, span.start):
+                    continue
+                (iface_spans if key == IFACE_KEY else cue_spans).append(span)
+        doc.spans[IFACE_KEY] = iface_spans
+        doc.spans[CUE_KEY] = cue_spans
+        return doc
+
+
+def _at_sentence_start(doc: Doc, i: int) -> bool:
+    j = i
+    while j > 0 and (doc[j - 1].is_punct or doc[j - 1].is_space) and not doc[j - 1].is_sent_end:
+        if doc[j - 1].text in (".", "?", "!", ":", ";"):
+            return True
+        j -= 1
+    return j == 0 or bool(doc[j].is_sent_start) or doc[j - 1].text in (".", "?", "!", ":", ";")
+
+
+def build_nlp(catalog: Catalog | None = None, *, catalog_path: str | None = None,
+              patterns_path: str | None = None) -> Language:
+    """Return the initialised pipeline: sentencizer, paragraph breaks, catalog ruler."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("abiwatch_paragraphs")
+    ruler = nlp.add_pipe("abiwatch_ruler", config={"catalog_path": catalog_path,
+                                                   "patterns_path": patterns_path})
+    ruler.initialize(nlp=nlp, catalog=catalog)
+    return nlp

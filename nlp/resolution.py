@@ -1,0 +1,158 @@
+"""Was a concern answered? Only a later message can say so, never silence.
+
+Each policy returns the message that shows the resolution and says how; the
+first piece of evidence in time wins. Without evidence a concern stays open.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+ACK_TRAILERS = {"Acked-by", "Reviewed-by", "Tested-by"}
+STRONG_AGREE = 0.8
+_CHANGELOG_HEAD = re.compile(
+    r"(?im)^\s*(?:changes?(?:\s+(?:in|since|from))?\s*(?:v\d+)?|changelog|v\d+\s*(?:->|-|:)|"
+    r"since\s+v\d+|v\d+\s*->\s*v\d+|---\s*v\d+)")
+
+
+@dataclass
+class LaterMessage:
+    message_id: str
+    author_addr: str | None
+    author_name: str | None
+    date: str | None
+    agree: float = 0.0
+    willfix: float = 0.0
+    raises_concern: bool = False
+    replies_to_concern: bool = False   # a descendant of the concern's message
+
+
+@dataclass
+class Posting:
+    message_id: str
+    date: str | None
+    own_text: str
+
+
+@dataclass
+class LaterVersion:
+    series_id: str
+    version: int
+    first_date: str | None
+    anchor: str
+    postings: list[Posting] = field(default_factory=list)
+    trailers: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    # (message_id, name, person_addr, person_name)
+
+
+@dataclass
+class Evidence:
+    raiser_addr: str | None
+    raiser_name: str | None
+    concern_date: str | None
+    kind: str
+    patch_author_addr: str | None
+    later_in_thread: list[LaterMessage] = field(default_factory=list)
+    raiser_trailers: list[tuple[str, str, str | None]] = field(default_factory=list)
+    # (message_id, trailer name, date) given by the raiser after the concern
+    later_versions: list[LaterVersion] = field(default_factory=list)
+
+
+@dataclass
+class Resolution:
+    status: str
+    resolved_by: str | None = None
+    resolution: str | None = None
+    date: str | None = None
+
+
+def _is_raiser(addr: str | None, name: str | None, ev: Evidence) -> bool:
+    if addr and ev.raiser_addr and addr.lower() == ev.raiser_addr.lower():
+        return True
+    return bool(name and ev.raiser_name and name.strip().lower() == ev.raiser_name.strip().lower())
+
+
+def _name_tokens(name: str | None, addr: str | None) -> list[str]:
+    toks = []
+    if name:
+        toks += [t for t in re.split(r"[\s,.]+", name) if len(t) >= 3 and t[0].isupper()]
+    if addr:
+        toks.append(addr.split("@")[0])
+    return toks
+
+
+def _changelog_credits(text: str, tokens: list[str]) -> bool:
+    m = _CHANGELOG_HEAD.search(text)
+    if not m or not tokens:
+        return False
+    region = text[m.start():]
+    return any(re.search(rf"(?<![\w]){re.escape(t)}(?![\w])", region) for t in tokens)
+
+
+def policy_raiser_acked(ev: Evidence) -> Resolution | None:
+    """The raiser acked or reviewed the patch, or a later version carries their trailer."""
+    hits = [(d or "", mid, f"raiser gave {name} after raising it")
+            for mid, name, d in ev.raiser_trailers if name in ACK_TRAILERS]
+    for v in ev.later_versions:
+        for mid, name, addr, pname in v.trailers:
+            if name in ACK_TRAILERS and _is_raiser(addr, pname, ev):
+                posting = next((p for p in v.postings if p.message_id == mid), None)
+                hits.append(((posting.date if posting else v.first_date) or "", mid,
+                             f"v{v.version} carries the raiser's {name}"))
+    if not hits:
+        return None
+    date, mid, how = min(hits)
+    return Resolution("resolved", mid, how, date or None)
+
+
+def policy_raiser_withdrew(ev: Evidence) -> Resolution | None:
+    """The raiser later agreed ("you're right", "makes sense") without raising it again."""
+    for m in ev.later_in_thread:
+        if _is_raiser(m.author_addr, m.author_name, ev) and m.agree >= STRONG_AGREE \
+                and not m.raises_concern:
+            return Resolution("resolved", m.message_id, "raiser agreed or withdrew it", m.date)
+    return None
+
+
+def policy_changelog(ev: Evidence) -> Resolution | None:
+    """A later version's changelog credits the raiser ("v2: split as suggested by Peter")."""
+    tokens = _name_tokens(ev.raiser_name, ev.raiser_addr)
+    for v in ev.later_versions:
+        for p in sorted(v.postings, key=lambda p: (p.date or "", p.message_id)):
+            if _changelog_credits(p.own_text, tokens):
+                return Resolution("resolved", p.message_id,
+                                  f"v{v.version} changelog credits the raiser", p.date)
+    return None
+
+
+def policy_author_agreed_and_respun(ev: Evidence) -> Resolution | None:
+    """The patch author agreed in the thread, then posted a changed version."""
+    for m in ev.later_in_thread:
+        if not (m.replies_to_concern and m.author_addr and m.author_addr == ev.patch_author_addr):
+            continue
+        if max(m.willfix, m.agree) < 0.7:
+            continue
+        for v in ev.later_versions:
+            if (v.first_date or "") >= (m.date or ""):
+                return Resolution("resolved", v.anchor,
+                                  f"author agreed, then posted v{v.version}", v.first_date)
+    return None
+
+
+POLICIES = [policy_raiser_acked, policy_raiser_withdrew, policy_changelog,
+            policy_author_agreed_and_respun]
+
+
+def resolve(ev: Evidence) -> Resolution:
+    """Return the earliest resolution the evidence shows; open when there is none."""
+    found = []
+    for policy in POLICIES:
+        if ev.kind == "nak" and policy not in (policy_raiser_acked, policy_raiser_withdrew):
+            continue
+        r = policy(ev)
+        if r is not None:
+            found.append(r)
+    if not found:
+        return Resolution("open")
+    return min(found, key=lambda r: r.date or "9999")

@@ -1,0 +1,202 @@
+"""`abiwatch tag`: analyse messages not yet tagged, then re-decide the threads
+they belong to (patch links, concerns, resolutions).
+
+Phase 1 is per message and runs in worker processes (the pipeline over own
+text only); phase 2 is per thread, in this process, over what phase 1 stored.
+Both are incremental: only untagged messages (or all, with redo, when the
+catalog changed) and the threads and series they touch are redone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from ingest.subject import parse_subject
+from nlp.analysis import Analysis, analyze, diff_interfaces
+from nlp.catalog import Catalog, load_catalog
+from nlp.decide import decide_threads
+from nlp.pipeline import build_nlp
+
+logger = logging.getLogger(__name__)
+
+BATCH = 400
+PARALLEL_ABOVE = 3000  # below this, starting workers costs more than it saves
+
+
+@dataclass
+class TagStats:
+    analyzed: int = 0
+    words: int = 0
+    threads: int = 0
+    concerns: int = 0
+    open: int = 0
+    resolved: int = 0
+    seconds: float = 0.0
+
+
+_worker_state: dict = {}
+
+
+def _init_worker(catalog_path, patterns_path) -> None:
+    catalog = load_catalog(catalog_path, patterns_path)
+    _worker_state["catalog"] = catalog
+    _worker_state["nlp"] = build_nlp(catalog)
+
+
+def _analyze_batch(batch: list[tuple]) -> list[tuple[Analysis, dict[str, str]]]:
+    nlp = _worker_state["nlp"]
+    catalog: Catalog = _worker_state["catalog"]
+    analyses = analyze(nlp, [(mid, title, own) for mid, title, own, _, _ in batch])
+    return [(a, diff_interfaces(catalog, paths, diff))
+            for a, (_, _, _, paths, diff) in zip(analyses, batch, strict=True)]
+
+
+def _batches(db: sqlite_utils.Database, version: str, redo: bool) -> Iterator[list[tuple]]:
+    # Keyset pagination: no cursor stays open while the batches are written.
+    where = "" if redo else (
+        "AND m.message_id NOT IN (SELECT message_id FROM tagged_messages "
+        "WHERE catalog_version = :v)")
+    last = 0
+    while True:
+        rows = db.conn.execute(
+            f"SELECT m.message_id, m.subject, m.own_text, m.has_diff, m.id FROM messages m "
+            f"WHERE m.id > :last {where} ORDER BY m.id LIMIT :n",
+            {"v": version, "last": last, "n": BATCH}).fetchall()
+        if not rows:
+            return
+        last = rows[-1][4]
+        diff_ids = [r[0] for r in rows if r[3]]
+        paths: dict[str, list[str]] = {}
+        diffs: dict[str, str] = {}
+        if diff_ids:
+            marks = ",".join("?" * len(diff_ids))
+            for mid, path in db.conn.execute(
+                    f"SELECT message_id, path FROM patch_files WHERE message_id IN ({marks})",
+                    diff_ids):
+                paths.setdefault(mid, []).append(path)
+            for mid, diff in db.conn.execute(
+                    f"SELECT message_id, diff FROM patches WHERE message_id IN ({marks})",
+                    diff_ids):
+                diffs[mid] = diff or ""
+        yield [(mid, parse_subject(subj).title, own or "", paths.get(mid, []), diffs.get(mid))
+               for mid, subj, own, _, _ in rows]
+
+
+def store_catalog(db: sqlite_utils.Database, catalog: Catalog) -> None:
+    """Write the catalog's interfaces to the `interfaces` table (for SQL users and the bot)."""
+    with db.conn:
+        db.conn.execute("DELETE FROM interfaces")
+        db.conn.executemany(
+            "INSERT INTO interfaces (name, kind, description, aliases) VALUES (?, ?, ?, ?)",
+            [(i.name, i.kind, i.description, json.dumps(list(i.aliases))) for i in catalog.interfaces])
+
+
+def _write(db: sqlite_utils.Database, results: list[tuple[Analysis, dict[str, str]]],
+           version: str) -> int:
+    conn = db.conn
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    ids = [(a.message_id,) for a, _ in results]
+    words = 0
+    with conn:
+        for table in ("message_interfaces", "message_tags", "nlp_hits", "concern_candidates"):
+            conn.executemany(f"DELETE FROM {table} WHERE message_id = ?", ids)
+        ifaces, tags, hits, cands = [], [], [], []
+        for a, diff_ifaces in results:
+            seen = {}
+            for name, (evidence, source) in a.interfaces.items():
+                seen[name] = (evidence, source)
+            for name, evidence in diff_ifaces.items():
+                seen.setdefault(name, (evidence, "diff"))
+            ifaces += [(a.message_id, n, ev, src) for n, (ev, src) in seen.items()]
+            if a.abi:
+                tags.append((a.message_id, "abi-api", "; ".join(sorted({t for _, t in a.abi}))[:500]))
+            hits += [(a.message_id, rid, label, s, e, text[:200]) for rid, label, s, e, text in a.hits]
+            for sent in a.sentences:
+                if sent.in_subject or not any(c[1] in ("CONCERN", "AGREE", "WILLFIX")
+                                              for c in sent.cues):
+                    continue
+                cands.append((a.message_id, sent.start, sent.end, sent.text[:1000],
+                              json.dumps(sent.interfaces), json.dumps(sent.cues),
+                              int(sent.question)))
+            words += sum(len(s.text.split()) for s in a.sentences)
+        conn.executemany("INSERT OR REPLACE INTO message_interfaces VALUES (?, ?, ?, ?)", ifaces)
+        conn.executemany("INSERT OR REPLACE INTO message_tags VALUES (?, ?, ?)", tags)
+        conn.executemany("INSERT OR IGNORE INTO nlp_hits VALUES (?, ?, ?, ?, ?, ?)", hits)
+        conn.executemany("INSERT OR REPLACE INTO concern_candidates VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         cands)
+        conn.executemany("INSERT OR REPLACE INTO tagged_messages VALUES (?, ?, ?)",
+                         [(mid, version, now) for (mid,) in ids])
+    return words
+
+
+def tag(db: sqlite_utils.Database, *, redo: bool = False, catalog_path: str | None = None,
+        patterns_path: str | None = None, workers: int | None = None,
+        progress: bool | None = None) -> TagStats:
+    """Tag untagged messages (all with redo) and re-decide their threads; return stats."""
+    started = time.perf_counter()
+    catalog = load_catalog(catalog_path, patterns_path)
+    store_catalog(db, catalog)
+    todo = db.execute(
+        "SELECT COUNT(*) FROM messages" + ("" if redo else
+        " WHERE message_id NOT IN (SELECT message_id FROM tagged_messages WHERE catalog_version = ?)"),
+        [] if redo else [catalog.version]).fetchone()[0]
+    stats = TagStats()
+    if workers is None:
+        workers = 2 if todo > PARALLEL_ABOVE else 1
+    bar = None
+    if progress or (progress is None and sys.stderr.isatty()):
+        from tqdm import tqdm
+
+        bar = tqdm(total=todo, unit="msg", desc="tag", file=sys.stderr, dynamic_ncols=True)
+    batches = _batches(db, catalog.version, redo)
+    tagged: list[str] = []
+    if workers > 1:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers, initializer=_init_worker,
+                      initargs=(catalog_path, patterns_path)) as pool:
+            for results in pool.imap(_analyze_batch, batches):
+                stats.words += _write(db, results, catalog.version)
+                tagged += [a.message_id for a, _ in results]
+                if bar is not None:
+                    bar.update(len(results))
+    else:
+        _worker_state["catalog"] = catalog
+        _worker_state["nlp"] = build_nlp(catalog)
+        for batch in batches:
+            results = _analyze_batch(batch)
+            stats.words += _write(db, results, catalog.version)
+            tagged += [a.message_id for a, _ in results]
+            if bar is not None:
+                bar.update(len(results))
+    if bar is not None:
+        bar.close()
+    stats.analyzed = len(tagged)
+    threads = {r[0] for r in db.execute(
+        "SELECT DISTINCT thread_id FROM messages WHERE thread_id IS NOT NULL") } if redo else \
+        _threads_of(db, tagged)
+    stats.threads = len(threads)
+    decide_threads(db, threads, catalog)
+    for status, n in db.execute("SELECT status, COUNT(*) FROM concerns GROUP BY status"):
+        setattr(stats, status, n) if status in ("open", "resolved") else None
+    stats.concerns = stats.open + stats.resolved
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _threads_of(db: sqlite_utils.Database, message_ids: list[str]) -> set[str]:
+    out: set[str] = set()
+    for i in range(0, len(message_ids), 500):
+        part = message_ids[i:i + 500]
+        out.update(r[0] for r in db.execute(
+            f"SELECT DISTINCT thread_id FROM messages WHERE message_id IN ({','.join('?' * len(part))})",
+            part) if r[0])
+    return out
