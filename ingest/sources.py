@@ -117,6 +117,38 @@ def _mail(body: bytes, source: str, from_line: bytes | None, rd: bool | None) ->
     return RawMail(body, source, frm)
 
 
+class _TruncationTolerantGzip:
+    """A gzip stream whose read() returns the data decompressed before damage.
+
+    GzipFile.read(n) on a truncated file raises and drops everything it had
+    decompressed in that call (up to CHUNK bytes); an interrupted download of a
+    lore .mbox.gz would lose its first thousands of messages. Here the error is
+    raised on the next read, so every whole message before the damage is kept.
+    """
+
+    def __init__(self, gz: gzip.GzipFile):
+        self.gz = gz
+        self.error: BaseException | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        if self.error is not None:
+            raise self.error
+        parts: list[bytes] = []
+        got = 0
+        try:
+            while n < 0 or got < n:
+                data = self.gz.read1(n - got if n >= 0 else CHUNK)
+                if not data:
+                    break
+                parts.append(data)
+                got += len(data)
+        except (OSError, EOFError) as exc:
+            if not parts:
+                raise
+            self.error = exc
+        return b"".join(parts)
+
+
 def sniff(head: bytes) -> str:
     """Return 'gzip', 'mbox', 'eml' or 'unknown' from the first bytes of a file."""
     if head[:2] == b"\x1f\x8b":
@@ -152,7 +184,7 @@ def _read_file(path: Path, fmt: str) -> Iterator[Event]:
                 kind = sniff(head)
                 inner = "gzip"
                 f.seek(0)
-                stream: BinaryIO = gzip.GzipFile(fileobj=f)
+                stream: BinaryIO = _TruncationTolerantGzip(gzip.GzipFile(fileobj=f))  # type: ignore[assignment]
             else:
                 f.seek(0)
                 stream = f

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 _REPLY = re.compile(r"^\s*(?:(?:re|aw|sv|antw|vs|r|ref|fw|fwd)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
-_BRACKET = re.compile(r"^\s*\[([^\]]*)\]\s*")
+_BRACKET = re.compile(r"^\s*\[([^\]]*)\]\s*(?::\s*)?")
 _COUNTER = re.compile(r"^(\d+)\s*/\s*(\d+)$")
 _COUNTER_OF = re.compile(r"^(\d+)\s+of\s+(\d+)$", re.I)
 _VERSION = re.compile(r"^v(\d+)$", re.I)
@@ -93,6 +93,10 @@ def parse_subject(subject: str | None) -> Subject:
             if "git pull" in low or low in ("pull", "pull request") or "pull request" in low:
                 is_pull = True
             continue
+        if text.startswith("["):
+            # an unclosed "[PATCH v2 foo": the bracket is damage, not part of the title
+            text = text.lstrip("[ ")
+            continue
         break
     # "[PATCH] [v2] foo" and "PATCH v2: foo" without brackets are rarer; take the common one.
     bare = re.match(r"^(patch|rfc)(\s+v(\d+))?\s*:\s*", text, re.I)
@@ -105,7 +109,7 @@ def parse_subject(subject: str | None) -> Subject:
     if is_rfc and not is_pull:
         is_patch = True
     if total == 0 or (counter is not None and total is not None and counter > total):
-        counter = total = None if total == 0 else total
+        counter = total = None
     return Subject(
         title=text.strip(),
         is_reply=is_reply,
