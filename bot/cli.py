@@ -98,10 +98,72 @@ def demo(obj: Context, sample) -> None:
 
 
 @cli.command()
+@click.option("--redo", is_flag=True,
+              help="Re-tag every message (after editing the catalog or the cue patterns).")
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Interface catalog (TOML) to use instead of the built-in one.")
+@click.option("--patterns", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Folder of cue pattern files (*.jsonl) to use instead of the built-in ones.")
+@click.option("--workers", type=int, default=None,
+              help="Tagging processes (default: 2 when there are many messages).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.pass_obj
+def tag(obj: Context, redo, catalog, patterns, workers, progress) -> None:
+    """Find interfaces, ABI/API talk and concerns in ingested mail; link and resolve them.
+
+    Only messages not tagged yet are analysed (all of them with --redo, or when
+    the catalog or patterns changed); the threads and series they belong to are
+    re-decided, so a later reply can resolve an earlier concern.
+    """
+    from nlp.catalog import CatalogError
+    from nlp.tagging import tag as run_tag
+
+    try:
+        st = run_tag(obj.db(), redo=redo, catalog_path=catalog, patterns_path=patterns,
+                     workers=workers, progress=progress)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rate = st.analyzed / st.seconds if st.seconds else 0
+    click.echo(f"tagged {st.analyzed} messages in {st.seconds:.1f}s ({rate:,.0f} msg/s); "
+               f"{st.threads} threads re-decided; {st.concerns} concerns "
+               f"({st.open} open, {st.resolved} resolved)")
+
+
+@cli.command()
+@click.argument("concern_id", type=int)
+@click.pass_obj
+def explain(obj: Context, concern_id: int) -> None:
+    """Show why a concern was found: its sentence, the rule that fired, its patch and resolution."""
+    text = report.explain_concern(obj.db(readonly=True), concern_id)
+    if text is None:
+        raise click.ClickException(
+            f"no concern with id {concern_id}; list them with: abiwatch sql "
+            "\"SELECT id, interface, status, text FROM concerns\"")
+    click.echo(text)
+
+
+@cli.command()
 @click.pass_obj
 def stats(obj: Context) -> None:
     """Print what the database holds: messages, threads, patches, series, trailers."""
     click.echo(report.archive_report(obj.db(readonly=True)))
+
+
+def _register_commands() -> None:
+    # Each edge module adds its own commands; cli.py stays the place options are shared.
+    import importlib
+
+    for name in ("bot.cli_ops", "bot.cli_ask", "bot.cli_discord"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(cli)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -55,3 +55,38 @@ def archive_report(db: sqlite_utils.Database) -> str:
             out.append(f"  {n['date'][:10] if n['date'] else '?'}  {n['person_name'] or n['person_addr']}: "
                        f"{n['value'][:60]}  {queries.lore_url(n['message_id'])}")
     return "\n".join(out)
+
+
+def explain_concern(db: sqlite_utils.Database, concern_id: int) -> str | None:
+    """Return the explanation of one concern, or None if there is no such concern."""
+    c = queries.concern(db, concern_id)
+    if c is None:
+        return None
+    out = [
+        f"concern {c['id']}: {c['kind']} about {c['interface']} ({c['status']}, "
+        f"confidence {c['confidence']:.2f})",
+        f"  raised by {c['author_name'] or c['author_addr']} on {(c['date'] or '?')[:10]} "
+        f"in \"{c['subject']}\"",
+        f"  {queries.lore_url(c['message_id'])}",
+        "",
+        f"  \"{c['text']}\"",
+        "",
+        f"why: rule {c['rule_id']} matched \"{c['cue']}\" in the author's own words;",
+    ]
+    ifaces = queries.message_interfaces(db, c["message_id"])
+    if ifaces:
+        out.append("     the message discusses " + ", ".join(
+            f"{i['interface']} ({i['source']}: \"{i['evidence'][:40]}\")" for i in ifaces))
+    if c["patch_message_id"]:
+        title = c["patch_title"] or c["patch_subject"] or "(not in the archive)"
+        out.append(f"patch: {title} [linked by {c['link_how'] or '?'}]")
+        out.append(f"  {queries.lore_url(c['patch_message_id'])}")
+    else:
+        out.append("patch: none (a design discussion, not a patch review)")
+    if c["status"] == "resolved":
+        out.append(f"resolved: {c['resolution']} -- {c['resolver'] or '?'} on "
+                   f"{(c['resolved_date'] or '?')[:10]}")
+        out.append(f"  {queries.lore_url(c['resolved_by'])}")
+    else:
+        out.append("open: no later message shows it was addressed (silence does not resolve)")
+    return "\n".join(out)

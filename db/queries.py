@@ -63,3 +63,24 @@ def biggest_threads(db: sqlite_utils.Database, limit: int = 5) -> list[dict]:
     """Return the threads with the most messages."""
     return _dicts(db, "SELECT thread_id, subject, message_count, first_date, last_date "
                       "FROM threads ORDER BY message_count DESC, first_date LIMIT ?", [limit])
+
+
+def concern(db: sqlite_utils.Database, concern_id: int) -> dict | None:
+    """Return one concern with its message, patch and resolving message, or None."""
+    rows = _dicts(db, "SELECT c.*, m.subject, m.thread_id, m.from_name AS raised_by, "
+                      "p.title AS patch_title, pm.subject AS patch_subject, "
+                      "r.from_name AS resolver, r.date AS resolved_date, r.subject AS resolver_subject, "
+                      "mp.how AS link_how "
+                      "FROM concerns c JOIN messages m ON m.message_id = c.message_id "
+                      "LEFT JOIN patches p ON p.message_id = c.patch_message_id "
+                      "LEFT JOIN messages pm ON pm.message_id = c.patch_message_id "
+                      "LEFT JOIN messages r ON r.message_id = c.resolved_by "
+                      "LEFT JOIN message_patch mp ON mp.message_id = c.message_id "
+                      "WHERE c.id = ?", [concern_id])
+    return rows[0] if rows else None
+
+
+def message_interfaces(db: sqlite_utils.Database, message_id: str) -> list[dict]:
+    """Return the interfaces a message discusses, with the evidence for each."""
+    return _dicts(db, "SELECT interface, evidence, source FROM message_interfaces "
+                      "WHERE message_id = ? ORDER BY interface", [message_id])

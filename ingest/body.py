@@ -125,7 +125,9 @@ def _walk(msg: Message, ctype: str, problems: Problems) -> Body:
             filename = part.get_filename() or ""
         except Exception:
             filename = ""
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        # str(): compat32 returns a Header object for a value with 8-bit bytes (a filename
+        # in Russian), which has no .split and used to lose the whole body
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         data = _payload(part, problems)
         is_patch_file = pct in PATCH_TYPES or filename.endswith((".patch", ".diff"))
         if not (pct.startswith("text/") or is_patch_file):

@@ -39,6 +39,8 @@ class MessageContext:
     interfaces: dict[str, str]          # name -> source ('subject', 'text', 'diff')
     topic_interfaces: list[str]         # the thread's / patch's interfaces, most relevant first
     defer: dict[str, str] = field(default_factory=dict)  # VMware -> VMI in a VMI thread
+    patch_interfaces: list[str] = field(default_factory=list)  # of the patch it is about
+    mentions: list[tuple[int, str]] = field(default_factory=list)  # (offset, interface) in own text
 
 
 @dataclass
@@ -79,25 +81,36 @@ def score_sentence(c: Candidate) -> tuple[float, tuple[str, str, str | None, flo
     return min(score, 1.0), best
 
 
-def sentence_interface(c: Candidate, ctx: MessageContext) -> str | None:
-    """Return the interface a concern sentence is about."""
-    named = [ctx.defer.get(i, i) for i in c.interfaces]
-    if named:
-        # prefer what the thread is about when the sentence names several
-        for t in ctx.topic_interfaces:
-            if t in named:
-                return t
-        return named[0]
-    own = [ctx.defer.get(i, i) for i, src in ctx.interfaces.items() if src == "text"]
-    for t in ctx.topic_interfaces:
-        if t in own:
+def _prefer(names: list[str], order: list[str]) -> str:
+    for t in order:
+        if t in names:
             return t
+    return names[0]
+
+
+def sentence_interface(c: Candidate, ctx: MessageContext) -> str | None:
+    """Return the interface a concern sentence is about.
+
+    A name the sentence says outright wins; then the interface of the patch
+    under review; then a code symbol in the sentence; then the interface the
+    writer mentioned last before the sentence; then what the thread is about.
+    """
+    d = ctx.defer
+    said = [d.get(i, i) for i, rule in c.interfaces.items() if rule.startswith("alias:")]
+    if said:
+        return _prefer(said, ctx.patch_interfaces + ctx.topic_interfaces)
+    if ctx.patch_interfaces:
+        return ctx.patch_interfaces[0]
+    coded = [d.get(i, i) for i in c.interfaces]
+    if coded:
+        return _prefer(coded, ctx.topic_interfaces)
+    before = [d.get(i, i) for pos, i in ctx.mentions if pos < c.start]
+    if before:
+        return before[-1]
     if ctx.topic_interfaces:
         return ctx.topic_interfaces[0]
-    if own:
-        return own[0]
-    subj = [ctx.defer.get(i, i) for i, src in ctx.interfaces.items()]
-    return subj[0] if subj else None
+    named = [d.get(i, i) for i in ctx.interfaces]
+    return named[0] if named else None
 
 
 def decide_concerns(cands: list[Candidate], ctx: MessageContext,

@@ -75,6 +75,13 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
             "WHERE t.name = 'Link' AND m.thread_id IN (SELECT id FROM temp.dt)"):
         links.setdefault(mid, []).append(value)
 
+    replied_as_patch: dict[str, set[tuple[int, str]]] = {}
+    for m in msgs:
+        subj = parse_subject(m["subject"])
+        if m["parent_id"] and subj.is_reply and subj.is_patch:
+            replied_as_patch.setdefault(m["parent_id"], set()).add(
+                (subj.version, m["norm_subject"] or ""))
+
     # 1. patch links
     conn.execute("DELETE FROM message_patch WHERE message_id IN (SELECT message_id FROM messages "
                  "WHERE thread_id IN (SELECT id FROM temp.dt))")
@@ -98,7 +105,7 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
         link_targets = [t for t in links.get(m["message_id"], [])]
         if link_targets:
             all_patches |= _existing_patches(conn, link_targets)
-        found = patch_for(lm, parents, real, all_patches, index)
+        found = patch_for(lm, parents, real, all_patches, index, replied_as_patch)
         if found:
             pid, how = found
             patch_of[m["message_id"]] = pid
@@ -141,6 +148,13 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
             "WHERE m.thread_id IN (SELECT id FROM temp.dt)"):
         cands.setdefault(mid, []).append(Candidate(start, text, json.loads(inter),
                                                    [tuple(c) for c in json.loads(cues)], bool(q)))
+    mentions: dict[str, list[tuple[int, str]]] = {}
+    for mid, label, start, subject in conn.execute(
+            "SELECT h.message_id, h.label, h.start, m.subject FROM nlp_hits h JOIN messages m "
+            "ON m.message_id = h.message_id WHERE h.label LIKE 'interface:%' "
+            "AND m.thread_id IN (SELECT id FROM temp.dt) ORDER BY h.message_id, h.start"):
+        if start > len(parse_subject(subject).title):
+            mentions.setdefault(mid, []).append((start, label.split(":", 1)[1]))
     by_id = {m["message_id"]: m for m in msgs}
     roots = {m["thread_id"]: m for m in msgs if m["message_id"] == m["thread_id"]}
     authors: dict[str, str | None] = {}
@@ -152,6 +166,7 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
         pid = patch_of.get(mid)
         root = roots.get(m["thread_id"])
         topic = _topic(ifaces, pid, root, by_thread.get(m["thread_id"], Counter()))
+        patch_ifaces = _topic(ifaces, pid, None, Counter()) if pid else []
         ctx = MessageContext(
             mid, m["from_addr"], m["from_name"], m["date"],
             is_patch=mid in patch_rows and not parse_subject(m["subject"]).is_reply,
@@ -162,7 +177,8 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
             root_author_addr=root["from_addr"] if root else None,
             interfaces=ifaces.get(mid, {}), topic_interfaces=topic,
             defer={n: t for n, t in defer_rules.items()
-                   if by_thread.get(m["thread_id"], Counter()).get(t)})
+                   if by_thread.get(m["thread_id"], Counter()).get(t)},
+            patch_interfaces=patch_ifaces, mentions=mentions.get(mid, []))
         produced += decide_concerns(cands.get(mid, []), ctx)
     existing = {(r[1], r[2]): r[0] for r in conn.execute(
         "SELECT c.id, c.message_id, c.interface FROM concerns c JOIN messages m "
@@ -250,16 +266,14 @@ def _evidence(conn, c: dict, rule_weights: dict[str, float]) -> Evidence:
     parents = {r[0]: r[1] for r in conn.execute(
         "SELECT message_id, parent_id FROM messages WHERE thread_id = ?", [c["thread_id"]])}
     for m in thread:
-        weights = {"AGREE": 0.0, "WILLFIX": 0.0}
-        for label, rid in conn.execute(
-                "SELECT label, rule_id FROM nlp_hits WHERE message_id = ? AND label IN ('AGREE', 'WILLFIX')",
-                [m["message_id"]]):
-            weights[label] = max(weights[label], rule_weights.get(rid, 0.5))
+        agree, willfix = _agreement(conn, m["message_id"], rule_weights)
         raises = conn.execute("SELECT 1 FROM concerns WHERE message_id = ? AND interface = ?",
                               [m["message_id"], c["interface"]]).fetchone() is not None
+        parent = parents.get(m["message_id"])
+        near = parent == c["message_id"] or parents.get(parent) == c["message_id"]
         ev.later_in_thread.append(LaterMessage(
-            m["message_id"], m["from_addr"], m["from_name"], m["date"], weights["AGREE"],
-            weights["WILLFIX"], raises, _descends(m["message_id"], c["message_id"], parents)))
+            m["message_id"], m["from_addr"], m["from_name"], m["date"], agree, willfix, raises,
+            _descends(m["message_id"], c["message_id"], parents), near))
     chain_ids: list[str] = []
     version = 1
     if c["series_id"]:
@@ -281,14 +295,47 @@ def _evidence(conn, c: dict, rule_weights: dict[str, float]) -> Evidence:
                     "SELECT t.message_id, t.name, t.person_addr, t.person_name FROM trailers t "
                     "JOIN patches p ON p.message_id = t.message_id WHERE p.series_id = ?", [s["id"]])]
                 ev.later_versions.append(lv)
+    if c["author_addr"] and not chain_ids:
+        # The patch is not in the archive: later versions are known only by their
+        # replies' subjects ("Re: [PATCH v7] same title").
+        row = conn.execute("SELECT subject, norm_subject FROM messages WHERE message_id = ?",
+                           [c["message_id"]]).fetchone()
+        if row and row[1]:
+            version = parse_subject(row[0]).version
+            for mid, subject, mdate, name in conn.execute(
+                    "SELECT m.message_id, m.subject, m.date, t.name FROM trailers t JOIN messages m "
+                    "ON m.message_id = t.message_id WHERE m.norm_subject = ? AND t.person_addr = ? "
+                    "AND m.date > ? ORDER BY m.date", [row[1], c["author_addr"], date]):
+                v = parse_subject(subject).version
+                if v > version:
+                    ev.later_versions.append(LaterVersion(f"subject:v{v}", v, mdate, mid))
+                    ev.raiser_trailers.append((mid, name, mdate, f"subject:v{v}"))
     if c["author_addr"]:
         marks = ",".join("?" * len(chain_ids)) if chain_ids else "''"
-        ev.raiser_trailers = [tuple(r) for r in conn.execute(
-            "SELECT t.message_id, t.name, m.date FROM trailers t JOIN messages m "
+        ev.raiser_trailers += [tuple(r) for r in conn.execute(
+            "SELECT t.message_id, t.name, m.date, t.series_id FROM trailers t JOIN messages m "
             "ON m.message_id = t.message_id WHERE t.person_addr = ? AND m.date > ? "
             f"AND t.message_id != ? AND (t.series_id IN ({marks}) OR m.thread_id = ?)",
             [c["author_addr"], date, c["message_id"], *chain_ids, c["thread_id"]])]
     return ev
+
+
+def _agreement(conn, mid: str, rule_weights: dict[str, float]) -> tuple[float, float]:
+    """Return (agreement, will-fix) strength of a message, from sentences that are not
+    themselves questions or concerns ("Would it make sense to..." agrees with nothing)."""
+    agree = willfix = 0.0
+    for cues_json, question in conn.execute(
+            "SELECT cues, question FROM concern_candidates WHERE message_id = ?", [mid]):
+        cues = json.loads(cues_json)
+        if question or any(c[1] == "CONCERN" and c[3] >= 0.6 for c in cues):
+            continue
+        for rid, label, _kind, weight, _text in cues:
+            w = rule_weights.get(rid, weight)
+            if label == "AGREE":
+                agree = max(agree, w)
+            elif label == "WILLFIX":
+                willfix = max(willfix, w)
+    return agree, willfix
 
 
 def _descends(mid: str, ancestor: str, parents: dict[str, str | None]) -> bool:

@@ -44,7 +44,8 @@ def link_ids(values: list[str]) -> list[str]:
 
 
 def patch_for(msg: LinkMessage, parents: dict[str, str | None], real: set[str],
-              patches: set[str], title_index: dict[str, list[tuple[int, str | None, str]]]
+              patches: set[str], title_index: dict[str, list[tuple[int, str | None, str]]],
+              replied_as_patch: dict[str, set[tuple[int, str]]] | None = None,
               ) -> tuple[str, str] | None:
     """Return (patch message id, how) for one message, or None when it is about no patch."""
     if msg.message_id in patches:
@@ -60,6 +61,12 @@ def patch_for(msg: LinkMessage, parents: dict[str, str | None], real: set[str],
         cur = parents.get(cur)
     if msg.is_patch_subject and chain:
         missing = [c for c in chain if c not in real]
+        # The missing patch is the highest missing ancestor that stored mail answers
+        # as "Re: [PATCH vN] <same title>": the subject names what was replied to.
+        key = (msg.version, msg.norm_title or "")
+        for c in reversed(missing):
+            if key in (replied_as_patch or {}).get(c, ()):
+                return c, "reply-subject"
         if missing:
             if chain[0] not in real and msg.quoted_text and _QUOTED_HUNK.search(msg.quoted_text):
                 return chain[0], "quoted-hunk"

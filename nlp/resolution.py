@@ -26,6 +26,7 @@ class LaterMessage:
     willfix: float = 0.0
     raises_concern: bool = False
     replies_to_concern: bool = False   # a descendant of the concern's message
+    near_concern: bool = False         # answers the concern, or an answer to it
 
 
 @dataclass
@@ -54,8 +55,8 @@ class Evidence:
     kind: str
     patch_author_addr: str | None
     later_in_thread: list[LaterMessage] = field(default_factory=list)
-    raiser_trailers: list[tuple[str, str, str | None]] = field(default_factory=list)
-    # (message_id, trailer name, date) given by the raiser after the concern
+    raiser_trailers: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
+    # (message_id, trailer name, date, series id) given by the raiser after the concern
     later_versions: list[LaterVersion] = field(default_factory=list)
 
 
@@ -91,9 +92,10 @@ def _changelog_credits(text: str, tokens: list[str]) -> bool:
 
 
 def policy_raiser_acked(ev: Evidence) -> Resolution | None:
-    """The raiser acked or reviewed the patch, or a later version carries their trailer."""
-    hits = [(d or "", mid, f"raiser gave {name} after raising it")
-            for mid, name, d in ev.raiser_trailers if name in ACK_TRAILERS]
+    """The raiser acked or reviewed a later version, or a later version carries their trailer."""
+    later = {v.series_id for v in ev.later_versions}
+    hits = [(d or "", mid, f"raiser gave {name} on a later version")
+            for mid, name, d, sid in ev.raiser_trailers if name in ACK_TRAILERS and sid in later]
     for v in ev.later_versions:
         for mid, name, addr, pname in v.trailers:
             if name in ACK_TRAILERS and _is_raiser(addr, pname, ev):
@@ -109,8 +111,8 @@ def policy_raiser_acked(ev: Evidence) -> Resolution | None:
 def policy_raiser_withdrew(ev: Evidence) -> Resolution | None:
     """The raiser later agreed ("you're right", "makes sense") without raising it again."""
     for m in ev.later_in_thread:
-        if _is_raiser(m.author_addr, m.author_name, ev) and m.agree >= STRONG_AGREE \
-                and not m.raises_concern:
+        if _is_raiser(m.author_addr, m.author_name, ev) and m.near_concern \
+                and m.agree >= STRONG_AGREE and not m.raises_concern:
             return Resolution("resolved", m.message_id, "raiser agreed or withdrew it", m.date)
     return None
 
