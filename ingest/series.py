@@ -74,7 +74,17 @@ def group_series(patches: list[PatchRow]) -> list[Series]:
     """Return the postings (cover letter + parts, or one patch) of one author's patches."""
     multi: dict[tuple, list[PatchRow]] = {}
     singles: list[Series] = []
+    # A part sent in reply to a cover letter belongs to it even when its tags
+    # disagree ("[PATCH v1 0/1]" + "1/1", "[RFC PATCH 0/4]" + "1/5".."5/5"), unless it
+    # names another version (a v2 part threaded under the v1 cover).
+    covers = {p.message_id: p for p in patches if p.kind == "cover"}
+    under_cover: dict[str, list[PatchRow]] = {}
     for p in sorted(patches, key=lambda p: (p.date or "", p.message_id)):
+        cover = covers.get(p.parent_id or "")
+        if p.kind != "cover" and p.part is not None and cover is not None \
+                and p.version in (cover.version, 1):
+            under_cover.setdefault(cover.message_id, []).append(p)
+            continue
         if p.kind == "cover" or (p.total and p.total > 1 and p.part is not None):
             key = (p.version, p.total, p.is_rfc if p.kind != "pull" else False)
             multi.setdefault(key, []).append(p)
@@ -114,8 +124,16 @@ def group_series(patches: list[PatchRow]) -> list[Series]:
         for g in groups:
             g.sort(key=lambda p: (p.part if p.part is not None else 10**6, p.date or "",
                                   p.message_id))
-            anchor = next((p for p in g if p.kind == "cover"), g[0])
-            out.append(Series(anchor.message_id, g))
+            covers_here = [p for p in g if p.kind == "cover"]
+            anchor = covers_here[0] if covers_here else g[0]
+            # two cover letters are two postings (a resend in the same thread)
+            out.append(Series(anchor.message_id, [p for p in g if p not in covers_here[1:]]))
+            out.extend(Series(c.message_id, [c]) for c in covers_here[1:])
+    for s in out:
+        if s.id in under_cover:
+            s.members.extend(under_cover[s.id])
+            s.members.sort(key=lambda p: (p.part if p.part is not None else 10**6,
+                                          p.date or "", p.message_id))
     return out
 
 
