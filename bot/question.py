@@ -1,0 +1,244 @@
+"""Understanding a question: explicit commands ("unresolved VMI", "concerns Xen
+--status open --by Ingo") and free-form English ("which concerns about VMI
+are still open?"), mapped to one intent with its arguments.
+
+Interfaces are found with the same catalog ruler the tagger uses; dates with
+a few patterns and dateutil; people are resolved later against the database.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from dateutil import parser as dateparser
+
+from nlp.catalog import Catalog
+
+INTENTS = ("unresolved", "concerns", "interface", "patch", "thread", "search", "who", "help")
+MAX_QUESTION = 1000
+_MSGID = re.compile(r"<?([\w.+=%$#!&'*/?^`{|}~-]+@[\w.-]+\.?[\w-]*)>?")
+_MONTHS = ("january february march april may june july august september october november "
+           "december").split()
+_MONTH_RE = re.compile(r"\b(" + "|".join(m[:3] + r"[a-z]*" for m in _MONTHS) + r")\.?\s+(\d{4})\b", re.I)
+_YEAR_RE = re.compile(r"\b(?:in|during|of)\s+((?:19|20)\d{2})\b", re.I)
+_ISO_RE = re.compile(r"\b((?:19|20)\d{2}-\d{2}-\d{2})\b")
+_SINCE_RE = re.compile(r"\b(?:since|after|from)\s+((?:19|20)\d{2}(?:-\d{2}(?:-\d{2})?)?)\b", re.I)
+_OPEN_WORDS = re.compile(r"\b(open|unresolved|still open|outstanding|pending|unanswered|not resolved|"
+                         r"remain|remaining)\b", re.I)
+_RESOLVED_WORDS = re.compile(r"\b(resolved|answered|addressed|closed|fixed|settled)\b", re.I)
+_STOP = set("""a an the of in on to for about with by from and or is are was were be been what which who
+whom whose show me list tell give find did does do any all still open resolved unresolved concerns concern
+objections objection object objected raise raised raising worries worry nak naks happened happen
+interface series patch patches thread how many much please there their they this that these those
+it its vmi xen kvm lguest hyper-v hyperv vmware paravirt paravirt_ops pvops pv_ops ops i my
+can could would should will up over since after before until during month year week""".split())
+
+
+@dataclass
+class Question:
+    """A question, understood: the intent and its arguments."""
+
+    intent: str
+    raw: str = ""
+    interface: str | None = None
+    status: str | None = None
+    person: str | None = None
+    since: str | None = None
+    until: str | None = None
+    query: str | None = None
+    message_id: str | None = None
+    explicit: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """Return how the question was understood, as an explicit command a user can type."""
+        parts = [self.intent]
+        if self.intent in ("unresolved", "concerns", "interface") and self.interface:
+            parts.append(self.interface)
+        if self.intent in ("patch", "search") and self.query:
+            parts.append(shlex.quote(self.query))
+        if self.intent == "thread" and self.message_id:
+            parts.append(self.message_id)
+        if self.intent == "who" and self.person:
+            parts.append(shlex.quote(self.person))
+        if self.intent == "concerns":
+            if self.status:
+                parts.append(f"--status {self.status}")
+            if self.person:
+                parts.append(f"--by {shlex.quote(self.person)}")
+        if self.intent in ("concerns", "who") and self.since:
+            parts.append(f"--since {self.since}")
+        if self.intent in ("concerns", "who") and self.until:
+            parts.append(f"--until {self.until}")
+        return " ".join(parts)
+
+
+def _month_range(month: int, year: int) -> tuple[str, str]:
+    start = date(year, month, 1)
+    end = date(year + (month == 12), month % 12 + 1, 1)
+    return start.isoformat(), end.isoformat()
+
+
+def parse_dates(text: str) -> tuple[str | None, str | None]:
+    """Return (since, until) ISO dates named in text ("in January 2007", "since 2006-08")."""
+    m = _MONTH_RE.search(text)
+    if m:
+        month = next(i for i, name in enumerate(_MONTHS, 1) if name.startswith(m.group(1)[:3].lower()))
+        return _month_range(month, int(m.group(2)))
+    m = _SINCE_RE.search(text)
+    if m:
+        value = m.group(1)
+        if len(value) == 4:
+            value += "-01-01"
+        elif len(value) == 7:
+            value += "-01"
+        return value, None
+    m = _ISO_RE.search(text)
+    if m:
+        d = date.fromisoformat(m.group(1))
+        return d.isoformat(), (d + timedelta(days=1)).isoformat()
+    m = _YEAR_RE.search(text)
+    if m:
+        y = int(m.group(1))
+        return f"{y}-01-01", f"{y + 1}-01-01"
+    return None, None
+
+
+def _date_arg(value: str) -> str:
+    try:
+        return dateparser.parse(value, default=dateparser.parse("2000-01-01")).date().isoformat()
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"cannot read the date {value!r}; use YYYY-MM-DD") from exc
+
+
+def parse_explicit(text: str, catalog: Catalog) -> Question | None:
+    """Return the Question for an explicit command, or None if text is not one."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = text.split()
+    if not words or words[0].lower().lstrip("/!") not in INTENTS:
+        return None
+    intent = words[0].lower().lstrip("/!")
+    q = Question(intent, raw=text, explicit=True)
+    rest: list[str] = []
+    i = 1
+    while i < len(words):
+        w = words[i]
+        if w in ("--status", "--by", "--since", "--until") and i + 1 < len(words):
+            value = words[i + 1]
+            if w == "--status":
+                if value not in ("open", "resolved", "all"):
+                    raise ValueError("--status takes open, resolved or all")
+                q.status = None if value == "all" else value
+            elif w == "--by":
+                q.person = value
+            elif w == "--since":
+                q.since = _date_arg(value)
+            else:
+                q.until = _date_arg(value)
+            i += 2
+            continue
+        rest.append(w)
+        i += 1
+    arg = " ".join(rest).strip()
+    if intent in ("unresolved", "concerns", "interface"):
+        if arg:
+            q.interface = catalog.resolve(arg) or arg
+        if intent == "unresolved":
+            q.status = "open"
+    elif intent in ("patch", "search"):
+        q.query = arg or None
+        m = _MSGID.fullmatch(arg) if intent == "patch" else None
+        if m:
+            q.message_id = m.group(1)
+    elif intent == "thread":
+        m = _MSGID.search(arg)
+        q.message_id = m.group(1) if m else (arg or None)
+    elif intent == "who":
+        q.person = arg or None
+    return q
+
+
+def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Question:
+    """Return the closest intent for a free-form question; interfaces_in are the catalog
+    interfaces the pipeline found in it, in order."""
+    low = text.lower()
+    q = Question("help", raw=text)
+    q.interface = interfaces_in[0] if interfaces_in else None
+    q.since, q.until = parse_dates(text)
+    m = _MSGID.search(text)
+    if ("thread" in low or "tree" in low) and m:
+        q.intent, q.message_id = "thread", m.group(1)
+        return q
+    person = _person_in(text)
+    if _RESOLVED_WORDS.search(text) and not re.search(r"\bnot\s+(resolved|answered|addressed)", low):
+        q.status = "resolved"
+    if _OPEN_WORDS.search(text):
+        q.status = "open"
+    if re.search(r"\b(patch|series|posting|respin)\b", low) and not q.interface and not person:
+        q.intent = "patch"
+        q.query = _quoted(text) or _keywords(text)
+        return q
+    if re.search(r"\b(patch|series)\b", low) and _quoted(text):
+        q.intent, q.query = "patch", _quoted(text)
+        return q
+    if person and re.search(r"\b(object|objected|objection|objections|raise|raised|nak|naked|"
+                            r"complain|complained|worr|concern|against|say|said|think)", low):
+        q.person = person
+        q.intent = "concerns" if q.interface else "who"
+        return q
+    if re.search(r"\b(search|mention|mentions|mentioned|messages about|talk about|find)\b", low):
+        q.intent = "search"
+        q.query = _quoted(text) or _keywords(text)
+        return q
+    if re.search(r"\b(summary|summarise|summarize|overview|tell me about|what is|status of|"
+                 r"what's going on|activity)\b", low) and q.interface and not q.status:
+        q.intent = "interface"
+        return q
+    if re.search(r"\b(concern|concerns|objection|objections|worr|issue|issues|nak|naks|open|"
+                 r"unresolved|problem|problems|complaint)", low):
+        q.intent = "unresolved" if q.status == "open" and not (q.since or person) else "concerns"
+        if person:
+            q.person = person
+        if q.intent == "concerns" and not q.interface and not q.person:
+            q.intent = "unresolved" if q.status != "resolved" else "concerns"
+        return q
+    if q.interface:
+        q.intent = "interface"
+        return q
+    if person:
+        q.intent, q.person = "who", person
+        return q
+    keywords = _keywords(text)
+    if keywords:
+        q.intent, q.query = "search", keywords
+        q.notes.append("no interface, person or thread named: searching the archive instead")
+    return q
+
+
+def _quoted(text: str) -> str | None:
+    m = re.search(r"[\"'“‘]([^\"'”’]{3,})[\"'”’]", text)
+    return m.group(1).strip() if m else None
+
+
+def _keywords(text: str) -> str:
+    words = re.findall(r"[\w./-]+", text)
+    return " ".join(w for w in words if w.lower() not in _STOP and len(w) > 1)[:200]
+
+
+_PERSON = re.compile(
+    r"\b(?:did|has|have|by|from|of|does)\s+([A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)?)"
+    r"|\b([A-Z][a-z][\w-]+)'s\b"
+    r"|^(?:show\s+me\s+)?([A-Z][a-z][\w-]+)\s+(?:object|said|raised|think)")
+
+
+def _person_in(text: str) -> str | None:
+    for m in _PERSON.finditer(text):
+        name = next(g for g in m.groups() if g)
+        if name.lower() not in _STOP and name.upper() != name:
+            return name
+    return None

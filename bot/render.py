@@ -1,0 +1,173 @@
+"""Answers as text for a terminal, as JSON for scripts, and as Discord embed
+dicts within Discord's limits (the Discord adapter turns them into embeds)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from bot.engine import Answer, ConcernItem
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+EMBED_TITLE = 256
+EMBED_DESCRIPTION = 4096
+EMBED_FIELDS = 25
+FIELD_NAME = 256
+FIELD_VALUE = 1024
+EMBED_TOTAL = 6000
+MESSAGE_CONTENT = 2000
+FIELDS_PER_PAGE = 8
+
+
+def _day(date: str | None) -> str:
+    return (date or "????-??-??")[:10]
+
+
+def _cut(text: str, n: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def concern_lines(c: ConcernItem, width: int = 100) -> list[str]:
+    """Return the terminal lines for one concern."""
+    head = f"[{c.status}] {c.interface} · {c.kind} · {c.author or '?'} · {_day(c.date)}"
+    out = [head]
+    out += ["    " + line for line in textwrap.wrap(f"\"{_cut(c.text, 400)}\"", width - 4)]
+    if c.patch_message_id:
+        out.append(f"    patch: {_cut(c.patch_title or '(not in the archive)', 70)}  {c.patch_url}")
+    out.append(f"    {c.url}")
+    if c.status == "resolved" and c.resolved_url:
+        out.append(f"    resolved: {c.resolution}  {c.resolved_url}")
+    return out
+
+
+def to_text(a: Answer, width: int = 100) -> str:
+    """Return the answer as plain text for a terminal."""
+    out = [a.title] if a.title else []
+    if a.intent in ("unresolved", "concerns", "who", "patch") and a.intent != "patch":
+        counts = a.summary.get("counts")
+        if counts:
+            out.append(f"({counts.get('open', 0)} open, {counts.get('resolved', 0)} resolved in all)")
+    if a.intent == "patch" and a.summary:
+        p = a.summary["patch"]
+        out.append(f"{p['url']}  by {p['from_name']}  {_day(p['date'])}")
+        if a.summary["versions"]:
+            out.append("versions: " + " -> ".join(
+                f"v{v['version']}{' RFC' if v['is_rfc'] else ''} ({_day(v['first_date'])}) {v['url']}"
+                for v in a.summary["versions"]))
+        for t in a.summary["trailers"]:
+            out.append(f"  {t['name']}: {t['person_name'] or t['person_addr']}  {t['url']}")
+        if a.items:
+            out.append("concerns:")
+    if a.intent == "interface" and a.summary:
+        s = a.summary
+        c = s["counts"]
+        out.append(f"{s['messages']} messages in {s['threads']} threads, {_day(s['first'])} .. "
+                   f"{_day(s['last'])}; concerns: {c.get('open', 0)} open, {c.get('resolved', 0)} resolved")
+        if s["people"]:
+            out.append("people: " + ", ".join(f"{p['name'] or p['addr']} ({p['n']})" for p in s["people"]))
+        if s["series"]:
+            out.append("series:")
+            for ser in s["series"]:
+                out.append(f"  v{ser['version']}{' RFC' if ser['is_rfc'] else ''} {_cut(ser['title'], 60)} "
+                           f"· {ser['author_name']} · {_day(ser['first_date'])}  {ser['url']}")
+        if s["open_concerns"]:
+            out.append("newest open concerns:")
+            for c in s["open_concerns"]:
+                out += ["  " + line for line in concern_lines(ConcernItem(**c), width - 2)]
+        if a.note:
+            out.append(a.note)
+        return "\n".join(out)
+    for item in a.items:
+        if isinstance(item, ConcernItem):
+            out += concern_lines(item, width)
+        elif a.intent == "thread":
+            who = item["from_name"] or item["from_addr"] or "?"
+            line = ("  " * item["depth"] + (f"{_cut(item['subject'] or '', 60)} · {who} · "
+                                             f"{_day(item['date'])}" if not item["missing"]
+                                             else "(not in the archive)"))
+            if item.get("concerns"):
+                line += f"  [{item['concerns']} concern{'s' if item['concerns'] > 1 else ''}]"
+            out.append(line)
+            out.append("  " * item["depth"] + "  " + item["url"])
+        elif a.intent == "search":
+            out.append(f"{_day(item['date'])} {item['from_name']}: {_cut(item['subject'] or '', 70)}")
+            out.append(f"    {item['url']}")
+    if a.note:
+        out.append(a.note)
+    return "\n".join(out)
+
+
+def _plain(obj: Any) -> Any:
+    if is_dataclass(obj):
+        return asdict(obj)
+    return obj
+
+
+def to_json(a: Answer) -> str:
+    """Return the answer as JSON: {"intent", "understood_as", "items", ...}."""
+    d = {"intent": a.intent, "understood_as": a.understood_as, "title": a.title,
+         "items": [_plain(i) for i in a.items], "summary": a.summary, "note": a.note}
+    for item in d["items"]:
+        if isinstance(item, dict) and "author" in item and "author_addr" in item:
+            item.setdefault("url", None)
+    return json.dumps(d, indent=2, default=str)
+
+
+def _field_for(item: Any, intent: str) -> tuple[str, str]:
+    if isinstance(item, ConcernItem):
+        name = _cut(f"[{item.status}] {item.interface} · {item.kind} · {item.author} · {_day(item.date)}",
+                    FIELD_NAME)
+        parts = [f"“{_cut(item.text, 500)}”", f"[message]({item.url})"]
+        if item.patch_url:
+            parts[-1] += f" · [patch]({item.patch_url})"
+        if item.resolved_url:
+            parts[-1] += f" · [resolved]({item.resolved_url})"
+        return name, _cut("\n".join(parts), FIELD_VALUE)
+    if intent == "thread":
+        label = "(not in the archive)" if item["missing"] else \
+            f"{item['from_name'] or item['from_addr']} · {_day(item['date'])}"
+        return _cut("—" * item["depth"] + " " + label, FIELD_NAME), \
+            _cut(f"{_cut(item['subject'] or '', 200)}\n[message]({item['url']})", FIELD_VALUE)
+    if intent == "search":
+        return _cut(f"{_day(item['date'])} · {item['from_name']}", FIELD_NAME), \
+            _cut(f"{_cut(item['subject'] or '', 200)}\n[message]({item['url']})", FIELD_VALUE)
+    if intent == "interface":
+        return _cut(f"v{item['version']} {item['title']}", FIELD_NAME), \
+            _cut(f"{item['author_name']} · {_day(item['first_date'])}\n[cover]({item['url']})", FIELD_VALUE)
+    return "item", _cut(json.dumps(_plain(item), default=str), FIELD_VALUE)
+
+
+def to_embeds(a: Answer) -> list[dict]:
+    """Return the answer as pages of Discord embed dicts, each within Discord's limits."""
+    fields = [_field_for(i, a.intent) for i in a.items]
+    description = a.note or ""
+    if a.intent == "interface" and a.summary:
+        c = a.summary["counts"]
+        description = (f"{a.summary['messages']} messages · {c.get('open', 0)} open / "
+                       f"{c.get('resolved', 0)} resolved concerns\n" + description)
+    if a.intent == "patch" and a.summary:
+        versions = " → ".join(f"[v{v['version']}]({v['url']})" for v in a.summary["versions"])
+        acks = ", ".join(f"{t['name']} {t['person_name'] or t['person_addr']}" for t in a.summary["trailers"])
+        description = f"[posting]({a.summary['patch']['url']}) {versions}\n{acks}\n{description}"
+    pages: list[dict] = []
+    chunks = [fields[i:i + FIELDS_PER_PAGE] for i in range(0, len(fields), FIELDS_PER_PAGE)] or [[]]
+    for n, chunk in enumerate(chunks, 1):
+        embed = {"title": _cut(a.title or a.intent, EMBED_TITLE),
+                 "description": _cut(description, EMBED_DESCRIPTION) if n == 1 else "",
+                 "fields": [{"name": k, "value": v, "inline": False} for k, v in chunk],
+                 "footer": {"text": _cut(f"understood as: {a.understood_as}"
+                                         + (f" · page {n}/{len(chunks)}" if len(chunks) > 1 else ""), 2048)}}
+        while embed_size(embed) > EMBED_TOTAL and embed["fields"]:
+            embed["fields"].pop()
+        pages.append(embed)
+    return pages
+
+
+def embed_size(embed: dict) -> int:
+    """Return the character count Discord checks against its 6,000 limit."""
+    return (len(embed.get("title", "")) + len(embed.get("description", ""))
+            + len(embed.get("footer", {}).get("text", ""))
+            + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", [])))

@@ -1,0 +1,187 @@
+"""Read-only queries behind the answer engine. Values are always parameters;
+the only variable SQL is a choice among fixed fragments."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from db.queries import _dicts
+
+CONCERN_COLUMNS = (
+    "c.id, c.message_id, c.interface, c.status, c.kind, c.text, c.author_name, c.author_addr, "
+    "c.date, c.patch_message_id, c.series_id, c.resolved_by, c.resolution, c.confidence, "
+    "c.rule_id, COALESCE(p.title, pm.subject) AS patch_title, m.subject, r.from_name AS resolver, "
+    "r.date AS resolved_date"
+)
+_CONCERN_FROM = (
+    "FROM concerns c JOIN messages m ON m.message_id = c.message_id "
+    "LEFT JOIN patches p ON p.message_id = c.patch_message_id "
+    "LEFT JOIN messages pm ON pm.message_id = c.patch_message_id "
+    "LEFT JOIN messages r ON r.message_id = c.resolved_by"
+)
+
+
+def concerns(db: sqlite_utils.Database, *, interface: str | None = None, status: str | None = None,
+             person_addrs: list[str] | None = None, since: str | None = None,
+             until: str | None = None, series_ids: list[str] | None = None,
+             limit: int = 50) -> list[dict]:
+    """Return concerns matching the filters, newest first."""
+    where, params = [], []
+    if interface:
+        where.append("c.interface = ?")
+        params.append(interface)
+    if status:
+        where.append("c.status = ?")
+        params.append(status)
+    if person_addrs is not None:
+        if not person_addrs:
+            return []
+        where.append(f"c.author_addr IN ({','.join('?' * len(person_addrs))})")
+        params += person_addrs
+    if since:
+        where.append("c.date >= ?")
+        params.append(since)
+    if until:
+        where.append("c.date < ?")
+        params.append(until)
+    if series_ids is not None:
+        if not series_ids:
+            return []
+        where.append(f"c.series_id IN ({','.join('?' * len(series_ids))})")
+        params += series_ids
+    sql = (f"SELECT {CONCERN_COLUMNS} {_CONCERN_FROM} "
+           f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY c.date DESC, c.id DESC LIMIT ?")
+    return _dicts(db, sql, [*params, limit])
+
+
+def concern_counts(db: sqlite_utils.Database, interface: str | None = None) -> dict[str, int]:
+    """Return {status: count} of concerns, for one interface or all."""
+    if interface:
+        rows = db.execute("SELECT status, COUNT(*) FROM concerns WHERE interface = ? GROUP BY status",
+                          [interface])
+    else:
+        rows = db.execute("SELECT status, COUNT(*) FROM concerns GROUP BY status")
+    return {r[0]: r[1] for r in rows}
+
+
+def people_matching(db: sqlite_utils.Database, text: str, limit: int = 10) -> list[dict]:
+    """Return people (name, address, messages) whose name or address contains text."""
+    like = f"%{text.strip().lower()}%"
+    return _dicts(db, "SELECT from_addr AS addr, MAX(from_name) AS name, COUNT(*) AS messages "
+                      "FROM messages WHERE from_addr IS NOT NULL AND "
+                      "(lower(from_name) LIKE ? OR from_addr LIKE ?) "
+                      "GROUP BY from_addr ORDER BY messages DESC LIMIT ?", [like, like, limit])
+
+
+def concern_authors(db: sqlite_utils.Database, prefix: str = "", limit: int = 25) -> list[dict]:
+    """Return people who raised concerns, most active first (for autocomplete)."""
+    like = f"%{prefix.lower()}%"
+    return _dicts(db, "SELECT MAX(author_name) AS name, author_addr AS addr, COUNT(*) AS n "
+                      "FROM concerns WHERE lower(COALESCE(author_name, '')) LIKE ? "
+                      "OR COALESCE(author_addr, '') LIKE ? GROUP BY author_addr "
+                      "ORDER BY n DESC LIMIT ?", [like, like, limit])
+
+
+def interface_summary(db: sqlite_utils.Database, interface: str) -> dict:
+    """Return counts, people, series and last activity for one interface."""
+    row = db.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT m.thread_id), MAX(m.date), MIN(m.date) "
+        "FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id "
+        "WHERE mi.interface = ?", [interface]).fetchone()
+    people = _dicts(db, "SELECT MAX(m.from_name) AS name, m.from_addr AS addr, COUNT(*) AS n "
+                        "FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id "
+                        "WHERE mi.interface = ? GROUP BY m.from_addr ORDER BY n DESC LIMIT 8",
+                    [interface])
+    series = _dicts(db, "SELECT s.id, s.series_key, s.title, s.version, s.is_rfc, s.author_name, "
+                        "s.first_date, s.supersedes, s.superseded_by FROM series s "
+                        "WHERE s.id IN (SELECT p.series_id FROM patches p JOIN message_interfaces mi "
+                        "ON mi.message_id = p.message_id WHERE mi.interface = ?) "
+                        "ORDER BY s.first_date DESC LIMIT 12", [interface])
+    return {"messages": row[0], "threads": row[1], "last": row[2], "first": row[3],
+            "people": people, "series": series, "counts": concern_counts(db, interface)}
+
+
+def patches_matching(db: sqlite_utils.Database, fts_query: str | None, message_id: str | None,
+                     limit: int = 5) -> list[dict]:
+    """Return patches (with their series) by message id or by words of their subject."""
+    cols = ("p.message_id, p.title, p.version, p.part, p.total, p.kind, p.series_id, m.date, "
+            "m.from_name, s.series_key, s.cover_message_id")
+    base = (f"SELECT {cols} FROM patches p JOIN messages m ON m.message_id = p.message_id "
+            "LEFT JOIN series s ON s.id = p.series_id")
+    if message_id:
+        return _dicts(db, f"{base} WHERE p.message_id = ? OR p.series_id = ?", [message_id, message_id])
+    return _dicts(db, f"{base} WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts "
+                      "MATCH ? ORDER BY rank LIMIT 200) ORDER BY (p.kind = 'cover') DESC, m.date DESC "
+                      "LIMIT ?", [fts_query, limit])
+
+
+def series_versions(db: sqlite_utils.Database, series_key: str) -> list[dict]:
+    """Return every version of a series, oldest first."""
+    return _dicts(db, "SELECT id, title, version, is_rfc, total, received, cover_message_id, "
+                      "author_name, first_date, supersedes FROM series WHERE series_key = ? "
+                      "ORDER BY version, first_date", [series_key])
+
+
+def series_trailers(db: sqlite_utils.Database, series_ids: list[str]) -> list[dict]:
+    """Return review trailers (acks, reviews, tests, NAKs) given on the series' patches."""
+    if not series_ids:
+        return []
+    marks = ",".join("?" * len(series_ids))
+    return _dicts(db, "SELECT t.name, t.person_name, t.person_addr, t.message_id, t.patch_message_id, "
+                      "t.applies_to, m.date FROM trailers t JOIN messages m ON m.message_id = t.message_id "
+                      f"WHERE t.series_id IN ({marks}) AND t.name IN "
+                      "('Acked-by', 'Reviewed-by', 'Tested-by', 'Nacked-by', 'NAK') "
+                      "ORDER BY m.date", series_ids)
+
+
+def thread_of(db: sqlite_utils.Database, message_id: str) -> str | None:
+    """Return the thread id a message (or a missing parent) belongs to."""
+    row = db.execute("SELECT thread_id FROM messages WHERE message_id = ?", [message_id]).fetchone()
+    if row is None:
+        row = db.execute("SELECT thread_id FROM placeholders WHERE message_id = ?", [message_id]).fetchone()
+    return row[0] if row else None
+
+
+def thread_nodes(db: sqlite_utils.Database, thread_id: str, limit: int = 500) -> list[dict]:
+    """Return the messages and missing parents of a thread, with parents and dates."""
+    rows = _dicts(db, "SELECT message_id, parent_id, subject, from_name, from_addr, date, depth, "
+                      "is_patch, 0 AS missing, (SELECT COUNT(*) FROM concerns c "
+                      "WHERE c.message_id = messages.message_id) AS concerns "
+                      "FROM messages WHERE thread_id = ? ORDER BY date LIMIT ?", [thread_id, limit])
+    rows += _dicts(db, "SELECT message_id, parent_id, NULL AS subject, NULL AS from_name, "
+                       "NULL AS from_addr, NULL AS date, depth, 0 AS is_patch, 1 AS missing, "
+                       "0 AS concerns FROM placeholders WHERE thread_id = ?", [thread_id])
+    return rows
+
+
+def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: str | None,
+                    from_like: str | None, since: str | None, until: str | None,
+                    file_like: str | None, limit: int = 20) -> list[dict]:
+    """Return messages matching lore-style search terms, best match first, then newest."""
+    where, params = [], []
+    if fts or subject_fts:
+        match = " AND ".join(q for q in (fts, subject_fts) if q)
+        where.append("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")
+        params.append(match)
+    if from_like:
+        where.append("(lower(m.from_name) LIKE ? OR m.from_addr LIKE ?)")
+        params += [from_like, from_like]
+    if since:
+        where.append("m.date >= ?")
+        params.append(since)
+    if until:
+        where.append("m.date < ?")
+        params.append(until)
+    if file_like:
+        where.append("m.message_id IN (SELECT message_id FROM patch_files WHERE path LIKE ?)")
+        params.append(file_like)
+    if not where:
+        return []
+    return _dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
+                      "substr(m.own_text, 1, 300) AS snippet FROM messages m "
+                      f"WHERE {' AND '.join(where)} ORDER BY m.date DESC LIMIT ?", [*params, limit])
+
+
+def interface_names(db: sqlite_utils.Database) -> list[str]:
+    """Return the interface names of the catalog the database was tagged with."""
+    return [r[0] for r in db.execute("SELECT name FROM interfaces ORDER BY name")]
