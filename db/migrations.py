@@ -347,6 +347,12 @@ M005_CANDIDATES = """
         );
 """
 
+M006_SUBJECT_PARTS = """
+        ALTER TABLE messages ADD COLUMN subject_title TEXT;
+        ALTER TABLE messages ADD COLUMN subject_version INTEGER;
+        ALTER TABLE messages ADD COLUMN subject_is_patch INTEGER NOT NULL DEFAULT 0;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -354,6 +360,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("003_nlp", M003_NLP),
     ("004_views_and_digest", M004_VIEWS_AND_DIGEST),
     ("005_concern_candidates", M005_CANDIDATES),
+    ("006_subject_parts", M006_SUBJECT_PARTS),
 ]
 
 

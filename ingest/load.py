@@ -32,6 +32,7 @@ MESSAGE_COLUMNS = [
     "from_raw", "date", "date_raw", "date_source", "to_addrs", "cc_addrs", "in_reply_to",
     "references_json", "is_reply", "is_patch", "has_diff", "own_text", "quoted_text",
     "signature", "content_type", "charset", "content_key", "raw_sha256", "run_id",
+    "subject_title", "subject_version", "subject_is_patch",
 ]
 PATCH_COLUMNS = ["message_id", "kind", "title", "version", "part", "total", "is_rfc", "prefixes",
                  "files_changed", "insertions", "deletions", "change_id", "pull_url", "diff"]

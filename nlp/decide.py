@@ -10,7 +10,6 @@ from collections import Counter
 
 import sqlite_utils
 
-from ingest.subject import parse_subject
 from nlp.catalog import Catalog
 from nlp.concerns import Candidate, MessageContext, decide_concerns
 from nlp.linking import LinkMessage, patch_for
@@ -60,7 +59,8 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
     conn.execute("CREATE TEMP TABLE dt (id TEXT PRIMARY KEY)")
     conn.executemany("INSERT INTO temp.dt VALUES (?)", [(t,) for t in thread_ids])
     msgs = _rows(conn, "SELECT message_id, parent_id, subject, norm_subject, from_addr, from_name, "
-                       "date, is_patch, is_reply, quoted_text, thread_id FROM messages "
+                       "date, is_patch, is_reply, quoted_text, thread_id, subject_title, "
+                       "subject_version, subject_is_patch FROM messages "
                        "WHERE thread_id IN (SELECT id FROM temp.dt)")
     parents = {m["message_id"]: m["parent_id"] for m in msgs}
     parents.update({r[0]: r[1] for r in conn.execute(
@@ -77,10 +77,9 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
 
     replied_as_patch: dict[str, set[tuple[int, str]]] = {}
     for m in msgs:
-        subj = parse_subject(m["subject"])
-        if m["parent_id"] and subj.is_reply and subj.is_patch:
+        if m["parent_id"] and m["is_reply"] and m["subject_is_patch"]:
             replied_as_patch.setdefault(m["parent_id"], set()).add(
-                (subj.version, m["norm_subject"] or ""))
+                (m["subject_version"] or 1, m["norm_subject"] or ""))
 
     # 1. patch links
     conn.execute("DELETE FROM message_patch WHERE message_id IN (SELECT message_id FROM messages "
@@ -89,12 +88,12 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
     patch_of: dict[str, str] = {}
     title_cache: dict[str, list] = {}
     for m in msgs:
-        subj = parse_subject(m["subject"])
-        lm = LinkMessage(m["message_id"], m["parent_id"], m["subject"], subj.is_patch,
-                         m["quoted_text"], m["thread_id"], m["norm_subject"], subj.version,
+        is_patch_subject = bool(m["subject_is_patch"])
+        lm = LinkMessage(m["message_id"], m["parent_id"], m["subject"], is_patch_subject,
+                         m["quoted_text"], m["thread_id"], m["norm_subject"], m["subject_version"] or 1,
                          m["date"], links.get(m["message_id"], []))
         index = {}
-        if subj.is_patch and m["norm_subject"]:
+        if is_patch_subject and m["norm_subject"]:
             key = m["norm_subject"]
             if key not in title_cache:
                 title_cache[key] = [(r[0], r[1], r[2]) for r in conn.execute(
@@ -149,11 +148,11 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
         cands.setdefault(mid, []).append(Candidate(start, text, json.loads(inter),
                                                    [tuple(c) for c in json.loads(cues)], bool(q)))
     mentions: dict[str, list[tuple[int, str]]] = {}
-    for mid, label, start, subject in conn.execute(
-            "SELECT h.message_id, h.label, h.start, m.subject FROM nlp_hits h JOIN messages m "
+    for mid, label, start, title in conn.execute(
+            "SELECT h.message_id, h.label, h.start, m.subject_title FROM nlp_hits h JOIN messages m "
             "ON m.message_id = h.message_id WHERE h.label LIKE 'interface:%' "
             "AND m.thread_id IN (SELECT id FROM temp.dt) ORDER BY h.message_id, h.start"):
-        if start > len(parse_subject(subject).title):
+        if start > len(title or ""):
             mentions.setdefault(mid, []).append((start, label.split(":", 1)[1]))
     by_id = {m["message_id"]: m for m in msgs}
     roots = {m["thread_id"]: m for m in msgs if m["message_id"] == m["thread_id"]}
@@ -169,7 +168,7 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
         patch_ifaces = _topic(ifaces, pid, None, Counter()) if pid else []
         ctx = MessageContext(
             mid, m["from_addr"], m["from_name"], m["date"],
-            is_patch=mid in patch_rows and not parse_subject(m["subject"]).is_reply,
+            is_patch=mid in patch_rows and not m["is_reply"],
             is_root=m["parent_id"] is None and not m["is_reply"],
             patch_message_id=pid,
             series_id=patch_rows.get(pid, {}).get("series_id") if pid else None,
@@ -298,15 +297,15 @@ def _evidence(conn, c: dict, rule_weights: dict[str, float]) -> Evidence:
     if c["author_addr"] and not chain_ids:
         # The patch is not in the archive: later versions are known only by their
         # replies' subjects ("Re: [PATCH v7] same title").
-        row = conn.execute("SELECT subject, norm_subject FROM messages WHERE message_id = ?",
+        row = conn.execute("SELECT subject_version, norm_subject FROM messages WHERE message_id = ?",
                            [c["message_id"]]).fetchone()
         if row and row[1]:
-            version = parse_subject(row[0]).version
-            for mid, subject, mdate, name in conn.execute(
-                    "SELECT m.message_id, m.subject, m.date, t.name FROM trailers t JOIN messages m "
+            version = row[0] or 1
+            for mid, v, mdate, name in conn.execute(
+                    "SELECT m.message_id, m.subject_version, m.date, t.name FROM trailers t JOIN messages m "
                     "ON m.message_id = t.message_id WHERE m.norm_subject = ? AND t.person_addr = ? "
                     "AND m.date > ? ORDER BY m.date", [row[1], c["author_addr"], date]):
-                v = parse_subject(subject).version
+                v = v or 1
                 if v > version:
                     ev.later_versions.append(LaterVersion(f"subject:v{v}", v, mdate, mid))
                     ev.raiser_trailers.append((mid, name, mdate, f"subject:v{v}"))

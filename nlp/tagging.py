@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
-from ingest.subject import parse_subject
 from nlp.analysis import Analysis, analyze, diff_interfaces
 from nlp.catalog import Catalog, load_catalog
 from nlp.decide import decide_threads
@@ -68,7 +67,7 @@ def _batches(db: sqlite_utils.Database, version: str, redo: bool) -> Iterator[li
     last = 0
     while True:
         rows = db.conn.execute(
-            f"SELECT m.message_id, m.subject, m.own_text, m.has_diff, m.id FROM messages m "
+            f"SELECT m.message_id, m.subject_title, m.own_text, m.has_diff, m.id FROM messages m "
             f"WHERE m.id > :last {where} ORDER BY m.id LIMIT :n",
             {"v": version, "last": last, "n": BATCH}).fetchall()
         if not rows:
@@ -87,7 +86,7 @@ def _batches(db: sqlite_utils.Database, version: str, redo: bool) -> Iterator[li
                     f"SELECT message_id, diff FROM patches WHERE message_id IN ({marks})",
                     diff_ids):
                 diffs[mid] = diff or ""
-        yield [(mid, parse_subject(subj).title, own or "", paths.get(mid, []), diffs.get(mid))
+        yield [(mid, subj or "", own or "", paths.get(mid, []), diffs.get(mid))
                for mid, subj, own, _, _ in rows]
 
 
