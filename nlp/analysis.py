@@ -18,6 +18,7 @@ from nlp.pipeline import CUE_KEY, IFACE_KEY
 _TRAILER_LINE = re.compile(r"^\s*[A-Za-z][\w-]*-by:\s|^\s*(Cc|Link|Fixes|Closes|change-id|base-commit):\s",
                            re.I)
 _BULLET = re.compile(r"^\s*(?:[-*+o]\s|\d+[.)]\s|v\d+[:\s])")
+_CODE_LINE = re.compile(r"^(?:\s{2,}|\t)\S|^\S+\.[ch]:\d+|^ld: |^\$ |^#")
 _DIFF_CHANGED = re.compile(r"^[+-](?![+-]{2} )(.*)$", re.M)
 MAX_CHARS = 20000  # a 200 kB "reply" is a pasted log; its first pages say what it is about
 
@@ -54,10 +55,14 @@ def prepare_text(subject_title: str, own_text: str) -> tuple[str, int]:
                 paras.append(" ".join(cur))
                 cur = []
             continue
-        if _BULLET.match(line) and cur:
+        if (_BULLET.match(line) or _CODE_LINE.match(line)) and cur:
             paras.append(" ".join(cur))
             cur = []
         cur.append(line.strip())
+        if _CODE_LINE.match(line):
+            # logs and code stay one line each, so a concern quotes the line, not the block
+            paras.append(" ".join(cur))
+            cur = []
     if cur:
         paras.append(" ".join(cur))
     body = "\n\n".join(paras)[:MAX_CHARS]

@@ -257,7 +257,7 @@ def _evidence(conn, c: dict, rule_weights: dict[str, float]) -> Evidence:
         row = conn.execute("SELECT from_addr FROM messages WHERE message_id = ?",
                            [c["patch_message_id"]]).fetchone()
         patch_author = row[0] if row else None
-    ev = Evidence(c["author_addr"], c["author_name"], c["date"], c["kind"], patch_author)
+    ev = Evidence(c["author_addr"], c["author_name"], c["date"], c["kind"], patch_author, c["text"])
     date = c["date"] or ""
     thread = _rows(conn, "SELECT message_id, parent_id, from_addr, from_name, date FROM messages "
                          "WHERE thread_id = ? AND date > ? ORDER BY date, message_id",

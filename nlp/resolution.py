@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 ACK_TRAILERS = {"Acked-by", "Reviewed-by", "Tested-by"}
 STRONG_AGREE = 0.8
 _CHANGELOG_HEAD = re.compile(
-    r"(?im)^\s*(?:changes?(?:\s+(?:in|since|from))?\s*(?:v\d+)?|changelog|v\d+\s*(?:->|-|:)|"
+    r"(?im)^\s*(?:(?:v\d+\s+)?changes?(?:\s+(?:in|since|from))?\s*(?:v\d+)?|changelog|v\d+\s*(?:->|-|:)|"
     r"since\s+v\d+|v\d+\s*->\s*v\d+|---\s*v\d+)")
 
 
@@ -54,6 +54,7 @@ class Evidence:
     concern_date: str | None
     kind: str
     patch_author_addr: str | None
+    text: str = ""
     later_in_thread: list[LaterMessage] = field(default_factory=list)
     raiser_trailers: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)
     # (message_id, trailer name, date, series id) given by the raiser after the concern
@@ -84,10 +85,9 @@ def _name_tokens(name: str | None, addr: str | None) -> list[str]:
 
 
 def _changelog_credits(text: str, tokens: list[str]) -> bool:
-    m = _CHANGELOG_HEAD.search(text)
-    if not m or not tokens:
+    region = _changelog_region(text)
+    if not region or not tokens:
         return False
-    region = text[m.start():]
     return any(re.search(rf"(?<![\w]){re.escape(t)}(?![\w])", region) for t in tokens)
 
 
@@ -128,6 +128,27 @@ def policy_changelog(ev: Evidence) -> Resolution | None:
     return None
 
 
+_CODE_TOKEN = re.compile(r"\b[A-Za-z_][A-Za-z0-9]*_[A-Za-z0-9_]+\b|\b[a-z]+[A-Z][A-Za-z0-9]+\b")
+
+
+def _changelog_region(text: str) -> str:
+    m = _CHANGELOG_HEAD.search(text)
+    return text[m.start():] if m else ""
+
+
+def policy_changelog_code(ev: Evidence, concern_text: str) -> Resolution | None:
+    """A later version's changelog names the code the concern was about
+    ("v2: renamed steal_time to vmw_steal_time" after a clash on __pcpu_unique_steal_time)."""
+    for v in ev.later_versions:
+        for p in sorted(v.postings, key=lambda p: (p.date or "", p.message_id)):
+            region = _changelog_region(p.own_text)
+            for tok in set(_CODE_TOKEN.findall(region)):
+                if len(tok) >= 6 and tok in concern_text:
+                    return Resolution("resolved", p.message_id,
+                                      f"v{v.version} changelog changes {tok}, which it was about", p.date)
+    return None
+
+
 def policy_author_agreed_and_respun(ev: Evidence) -> Resolution | None:
     """The patch author agreed in the thread, then posted a changed version."""
     for m in ev.later_in_thread:
@@ -143,7 +164,7 @@ def policy_author_agreed_and_respun(ev: Evidence) -> Resolution | None:
 
 
 POLICIES = [policy_raiser_acked, policy_raiser_withdrew, policy_changelog,
-            policy_author_agreed_and_respun]
+            lambda ev: policy_changelog_code(ev, ev.text), policy_author_agreed_and_respun]
 
 
 def resolve(ev: Evidence) -> Resolution:
