@@ -9,7 +9,7 @@ _GIT_HEADER = re.compile(r"^diff --git (?:\"?a/)?(\S+?)\"? (?:\"?b/)?(\S+?)\"?$"
 _PLUS = re.compile(r"^\+\+\+ (\S+)")
 _MINUS = re.compile(r"^--- (\S+)")
 _PULL_URL = re.compile(
-    r"^\s*((?:git|https?|ssh)://\S+|git@\S+:\S+)(?:\s+(\S+))?\s*$", re.M
+    r"^\s*((?:git|git\+ssh|ssh\+git|https?|ssh)://\S+|git@\S+:\S+)(?:\s+(\S+))?\s*$", re.M
 )
 
 
@@ -33,17 +33,25 @@ class DiffSummary:
         return sum(f.deletions for f in self.files.values())
 
 
-def _clean_path(path: str) -> str | None:
+def _clean_path(path: str, *, git: bool = False) -> str | None:
     path = path.strip('"')
     if path in ("/dev/null", "dev/null"):
         return None
     path = re.sub(r"\t.*$", "", path)
-    # "a/arch/x86/..." and "linux-2.6.18/arch/..." both mean arch/x86/...
+    if git:
+        # the git header regex already took off a/ and b/; "kernel/..." is a real path
+        return path or None
+    # "a/arch/x86/..." and "linux-2.6.18/arch/..." both mean arch/x86/...; but
+    # "kernel/sched/sched.h" is the kernel's own kernel/ directory, not a tarball dir
     if path.startswith(("a/", "b/")):
         path = path[2:]
-    elif re.match(r"^(linux|kernel)[\w.+-]*/", path) or re.match(r"^[\w.+-]+\.(orig|new)/", path):
+    elif re.match(r"^(?:linux[\w.+-]*|kernel[-_.][\w.+-]*)/", path) \
+            or re.match(r"^[\w.+-]+\.(orig|new)/", path):
         path = path.split("/", 1)[1] if "/" in path else path
     return path or None
+
+
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 
 
 def summarize_diffs(diffs: list[str]) -> DiffSummary:
@@ -52,31 +60,59 @@ def summarize_diffs(diffs: list[str]) -> DiffSummary:
     for diff in diffs:
         current: FileChange | None = None
         minus_path: str | None = None
-        in_hunk = False
+        # Lines left in the current hunk, from its @@ header: a quilt diff has no
+        # "diff --git" line, so "--- a/next/file" right after a hunk is only a header
+        # because the hunk is used up. loose: a hunk header without counts.
+        old_left = new_left = 0
+        loose = False
         for line in diff.split("\n"):
+            if old_left > 0 or new_left > 0:
+                c = line[:1]
+                if c in ("+", "-", " ", "") or c == "\\":
+                    if c == "+":
+                        new_left -= 1
+                        if current is not None:
+                            current.insertions += 1
+                    elif c == "-":
+                        old_left -= 1
+                        if current is not None:
+                            current.deletions += 1
+                    elif c != "\\":
+                        old_left -= 1
+                        new_left -= 1
+                    continue
+                old_left = new_left = 0  # a short hunk: read the line as a header
             m = _GIT_HEADER.match(line)
             if m:
-                path = _clean_path(m.group(2)) or _clean_path(m.group(1))
+                path = _clean_path(m.group(2), git=True) or _clean_path(m.group(1), git=True)
                 current = summary.files.setdefault(path, FileChange(path)) if path else None
-                in_hunk = False
+                loose = False
+                continue
+            hm = _HUNK.match(line)
+            if hm:
+                old_left = int(hm.group(1)) if hm.group(1) is not None else 1
+                new_left = int(hm.group(2)) if hm.group(2) is not None else 1
+                loose = False
                 continue
             if line.startswith("@@"):
-                in_hunk = True
+                loose = True
                 continue
-            if line.startswith("--- ") and not in_hunk:
+            if line.startswith("--- "):
                 mm = _MINUS.match(line)
                 minus_path = _clean_path(mm.group(1)) if mm else None
+                loose = False
                 continue
-            if line.startswith("+++ ") and not in_hunk:
+            if line.startswith("+++ "):
                 pm = _PLUS.match(line)
                 path = (_clean_path(pm.group(1)) if pm else None) or minus_path
                 if path:
                     current = summary.files.setdefault(path, FileChange(path))
+                loose = False
                 continue
             if line.startswith("diff ") or line.startswith("Index: "):
-                in_hunk = False
+                loose = False
                 continue
-            if current is None or not in_hunk:
+            if current is None or not loose:
                 continue
             if line.startswith("+"):
                 current.insertions += 1

@@ -155,6 +155,12 @@ def parse_address(value: str) -> tuple[str | None, str | None, bool]:
     if _PROTECTED.search(text):
         obfuscated = True
         text = _PROTECTED.sub("", text)
+    if "@" not in text and _OBFUSCATED_AT.search(text):
+        # "zach at vmware dot com", "rusty (at) rustcorp.com.au": parseaddr would keep
+        # only "zach"; undo the obfuscation first when that yields an address
+        cand = _OBFUSCATED_DOT.sub(".", _OBFUSCATED_AT.sub("@", text))
+        if re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", email.utils.parseaddr(cand)[1]):
+            text, obfuscated = cand, True
     name, addr = email.utils.parseaddr(text)
     if not addr and "<" in text:
         m = re.search(r"<([^>]*)>", text)
@@ -210,14 +216,22 @@ def parse_date(value: str | None, *, now: datetime | None = None) -> tuple[datet
         return None, "none"
     now = now or datetime.now(UTC)
     value = value.strip()
+    zoneless: datetime | None = None
     try:
         dt = email.utils.parsedate_to_datetime(value)
         if dt is not None:
-            if dt.tzinfo is None:
+            naive = dt.tzinfo is None
+            if naive:
                 dt = dt.replace(tzinfo=UTC)
             dt = dt.astimezone(UTC)
             if _plausible(dt, now):
-                return dt, "rfc2822"
+                # No offset: "-0000" (unknown zone, UTC by RFC 5322) is fine, but a zone
+                # name the stdlib does not know ("CEST", "JST") or a non-RFC form
+                # ("Thursday, August 10, 2006 1:31 PM" loses its PM) reads as UTC and
+                # is wrong by hours: let dateutil try first.
+                if not naive or re.search(r"-0000\s*(?:\(.*\))?$", value):
+                    return dt, "rfc2822"
+                zoneless = dt
     except (TypeError, ValueError, IndexError, OverflowError):
         pass
     cleaned = re.sub(r"\([^)]*\)", " ", value)  # "(PST)" comments confuse dateutil
@@ -230,6 +244,8 @@ def parse_date(value: str | None, *, now: datetime | None = None) -> tuple[datet
             return dt, "dateutil"
     except (ValueError, OverflowError, TypeError, AttributeError):
         pass
+    if zoneless is not None:
+        return zoneless, "rfc2822"
     return None, "none"
 
 
@@ -245,7 +261,8 @@ def mbox_from_date(from_line: str | None) -> str | None:
     if not from_line:
         return None
     parts = from_line.split(None, 2)
-    if len(parts) < 3 or "1970" in parts[2]:
+    # mboxrd's dummy date, and git format-patch's magic "Mon Sep 17 00:00:00 2001"
+    if len(parts) < 3 or "1970" in parts[2] or parts[2].strip() == "Mon Sep 17 00:00:00 2001":
         return None
     return parts[2]
 

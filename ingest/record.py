@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from ingest.headers import (
 from ingest.subject import normalize_title, parse_subject
 from ingest.trailers import extract_trailers
 
+_REQUEST_PULL = re.compile(r"are available in the git repository at", re.I)
 MAX_REFERENCES = 200  # fuzzed mails carry thousands; real threads never need more
 
 
@@ -171,7 +173,10 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
     if forwarded:
         quoted = (quoted + "\n\n" + forwarded).strip()
 
-    pull = pull_request_url(split.own) if subj.is_pull or "GIT PULL" in subject.upper() else None
+    # git request-pull's own words also catch DaveM's "[GIT] Networking" pull requests
+    pull = pull_request_url(split.own) if (
+        subj.is_pull or "GIT PULL" in subject.upper()
+        or (not subj.is_reply and _REQUEST_PULL.search(split.own))) else None
     kind = None
     if not subj.is_reply and not subj.is_forward:
         if subj.is_pull or pull:

@@ -38,7 +38,10 @@ PERSON_TRAILERS = {"Cc"} | {v for v in CANONICAL.values() if v.endswith("-by")}
 NAK_TRAILERS = {"Nacked-by", "NAK"}
 
 _TRAILER = re.compile(r"^\s{0,2}([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)\s*:\s*(\S.*?)\s*$")
-_BARE_NAK = re.compile(r"^\s*(NAK|NACK|Nak|Nack|NAKed|Nacked|NACKed)\b[.!,:;]?(\s.*)?$")
+# "NAK", "NAK." "Nak, this grows...", "NACK: breaks...", "NAK for now": the word stands
+# alone or is set off; "NAK won't help us" (mst, 2021) is a sentence about NAKs.
+_BARE_NAK = re.compile(r"^\s*(NAK|NACK|Nak|Nack|NAKed|Nacked|NACKed)"
+                       r"(?:\s*$|[.!,:;]|\s+(?:for|to|on|from|until|as|again|too)\b)")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ def extract_trailers(own_text: str, author: tuple[str | None, str | None]) -> li
                 if name in PERSON_TRAILERS or name.endswith("-by"):
                     pname, paddr, _ = parse_address(value)
                 trailer = Trailer(name, value, pname, paddr)
-        elif _BARE_NAK.match(line) and len(line.strip()) <= 80:
+        if trailer is None and _BARE_NAK.match(line) and len(line.strip()) <= 80:
             trailer = Trailer("NAK", line.strip(), author[0], author[1])
         if trailer and (trailer.name, trailer.value) not in seen:
             seen.add((trailer.name, trailer.value))
