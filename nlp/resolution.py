@@ -79,8 +79,9 @@ def _name_tokens(name: str | None, addr: str | None) -> list[str]:
     toks = []
     if name:
         toks += [t for t in re.split(r"[\s,.]+", name) if len(t) >= 3 and t[0].isupper()]
-    if addr:
-        toks.append(addr.split("@")[0])
+    local = (addr or "").split("@")[0]
+    if len(local) >= 4:  # "bp" or "hch" would match inside other words
+        toks.append(local)
     return toks
 
 

@@ -1,0 +1,44 @@
+"""Shared fixtures for the NLP tests: real threads ingested and tagged once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from db import open_db
+from ingest.load import ingest
+from nlp.tagging import tag
+
+REPO = Path(__file__).resolve().parents[2]
+DEVSET = REPO / "tests" / "fixtures" / "nlp_devset" / "threads"
+SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared(*parts: str) -> Path:
+    """Return a path in the shared corpus, skipping the test when the corpus is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared corpus not found at {path} (set ABIWATCH_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def devset_db(tmp_path_factory):
+    """The labelled dev and holdout threads (real mail, in the repo), ingested and tagged."""
+    path = tmp_path_factory.mktemp("devset") / "devset.db"
+    db = open_db(path)
+    ingest(db, [str(DEVSET)], progress=False)
+    tag(db, progress=False)
+    return db
+
+
+def concern_rows(db, **where) -> list[dict]:
+    """Return concerns as dicts, filtered by equality on the given columns."""
+    sql = "SELECT * FROM concerns"
+    if where:
+        sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
+    cur = db.execute(sql, list(where.values()))
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

@@ -1,0 +1,100 @@
+"""A concern is resolved only by a later message that shows it, never by silence;
+each path is checked on a real thread, and each resolution names its evidence."""
+
+from __future__ import annotations
+
+from nlp.decide import _evidence
+from nlp.resolution import (
+    Evidence,
+    LaterVersion,
+    Posting,
+    policy_author_agreed_and_respun,
+    policy_changelog_code,
+    resolve,
+)
+
+from .conftest import concern_rows
+
+
+def _concern(db, message_id: str, interface: str | None = None) -> dict:
+    rows = concern_rows(db, message_id=message_id)
+    rows = [r for r in rows if interface is None or r["interface"] == interface]
+    assert rows, message_id
+    return rows[0]
+
+
+def test_the_raiser_reviewing_a_later_version_resolves_it(devset_db):
+    # Waiman Long's nit on v4 is answered by his Reviewed-by on v7
+    c = _concern(devset_db, "c69f25d2-128d-0ff8-ecba-93c82e1adfde@redhat.com")
+    assert c["status"] == "resolved"
+    assert c["resolved_by"] == "b2d958e0-e500-fb5c-676c-00fe542ff56c@redhat.com"
+    assert "later version" in c["resolution"]
+
+
+def test_the_raiser_agreeing_later_resolves_it(devset_db):
+    # Greg KH: "post code and work together", then "I trust Chris and Rusty to do the right thing"
+    c = _concern(devset_db, "20060803190605.GB14237@kroah.com")
+    assert c["status"] == "resolved"
+    assert c["resolved_by"] == "20060803200136.GB28537@kroah.com"
+    assert c["resolution"] == "raiser agreed or withdrew it"
+
+
+def test_a_later_changelog_crediting_the_raiser_resolves_it(devset_db):
+    # Peter Zijlstra asked for the RFC to be split; the v2 cover letter says it was
+    c = _concern(devset_db, "20230920145222.GB6687@noisy.programming.kicks-ass.net")
+    assert c["status"] == "resolved"
+    assert c["resolved_by"] == "20231016123933.17284-1-jgross@suse.com"
+    assert "changelog" in c["resolution"]
+
+
+def _real_evidence(db, c: dict) -> Evidence:
+    row = db.execute("SELECT c.*, m.thread_id FROM concerns c JOIN messages m "
+                     "ON m.message_id = c.message_id WHERE c.id = ?", [c["id"]])
+    cols = [d[0] for d in row.description]
+    return _evidence(db.conn, dict(zip(cols, row.fetchone(), strict=True)), {})
+
+
+def test_a_later_changelog_changing_the_named_code_resolves_it(devset_db):
+    # Borislav Petkov's "multiple definition of __pcpu_unique_steal_time";
+    # the v2 cover letter: "renamed steal_time to vmw_steal_time ... found by Borislav Petkov"
+    c = _concern(devset_db, "20200313131742.GA8142@zn.tnic")
+    assert c["status"] == "resolved"
+    assert c["resolved_by"] == "20200323195707.31242-1-amakhalov@vmware.com"
+    r = policy_changelog_code(_real_evidence(devset_db, c), c["text"])
+    assert r is not None and r.resolved_by == c["resolved_by"] and "steal_time" in r.resolution
+
+
+def test_the_author_agreeing_then_posting_a_new_version_resolves_it(devset_db):
+    # Juergen Gross answered Peter's split request on the RFC, then posted v2
+    c = _concern(devset_db, "20230920145222.GB6687@noisy.programming.kicks-ass.net")
+    ev = _real_evidence(devset_db, c)
+    ev.later_in_thread = [m for m in ev.later_in_thread if m.author_addr == ev.patch_author_addr]
+    for m in ev.later_in_thread:
+        m.willfix = 0.9
+        m.replies_to_concern = True
+    r = policy_author_agreed_and_respun(ev)
+    assert r is not None and r.resolved_by == "20231016123933.17284-1-jgross@suse.com"
+
+
+def test_silence_leaves_a_concern_open(devset_db):
+    # Alan Cox's objections to a binary hypervisor ABI were never answered in these threads
+    for c in concern_rows(devset_db, author_name="Alan Cox"):
+        assert c["status"] == "open" and c["resolved_by"] is None
+
+
+def test_every_resolution_names_the_message_and_how(devset_db):
+    resolved = concern_rows(devset_db, status="resolved")
+    assert len(resolved) >= 5
+    for c in resolved:
+        assert c["resolved_by"] and c["resolution"]
+        assert devset_db.execute("SELECT 1 FROM messages WHERE message_id = ?", [c["resolved_by"]]).fetchone()
+
+
+def test_a_nak_is_not_resolved_by_a_changelog_only_by_the_raiser():
+    later = LaterVersion("s2", 2, "2020-01-02T00:00:00Z", "cover2",
+                         [Posting("cover2", "2020-01-02T00:00:00Z", "Changes in v2:\n- dropped it, as Peter asked")])
+    ev = Evidence("peterz@infradead.org", "Peter Zijlstra", "2020-01-01T00:00:00Z", "nak", "a@b",
+                  later_versions=[later])
+    assert resolve(ev).status == "open"
+    ev.kind = "objection"
+    assert resolve(ev).status == "resolved"
