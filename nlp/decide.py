@@ -179,6 +179,12 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
                    if by_thread.get(m["thread_id"], Counter()).get(t)},
             patch_interfaces=patch_ifaces, mentions=mentions.get(mid, []))
         produced += decide_concerns(cands.get(mid, []), ctx)
+    for c in produced:
+        if not c.author_name and c.author_addr:
+            # "From: peterz@infradead.org" alone: use the name the same address signs with elsewhere
+            row = conn.execute("SELECT from_name FROM messages WHERE from_addr = ? AND from_name IS NOT NULL "
+                               "GROUP BY from_name ORDER BY COUNT(*) DESC LIMIT 1", [c.author_addr]).fetchone()
+            c.author_name = row[0] if row else None
     existing = {(r[1], r[2]): r[0] for r in conn.execute(
         "SELECT c.id, c.message_id, c.interface FROM concerns c JOIN messages m "
         "ON m.message_id = c.message_id WHERE m.thread_id IN (SELECT id FROM temp.dt)")}

@@ -1,0 +1,174 @@
+"""The answer engine against a real database built from real threads: the right
+concerns with their lore links, every intent, and hostile or odd input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.engine import Engine, parse_search
+from bot.render import to_json, to_text
+from db import open_db
+from ingest.load import ingest
+from nlp.tagging import tag
+
+REPO = Path(__file__).resolve().parents[2]
+DEVSET = REPO / "tests" / "fixtures" / "nlp_devset" / "threads"
+LORE = "https://lore.kernel.org/r/"
+
+
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("engine") / "abiwatch.db"
+    db = open_db(path)
+    ingest(db, [str(DEVSET)], progress=False)
+    tag(db, progress=False)
+    db.conn.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def engine(db_path) -> Engine:
+    return Engine(db_path)
+
+
+def _open_vmi(db_path: Path) -> set[str]:
+    conn = sqlite3.connect(db_path)
+    return {r[0] for r in conn.execute(
+        "SELECT message_id FROM concerns WHERE interface = 'VMI' AND status = 'open'")}
+
+
+def test_free_form_open_vmi_question_lists_exactly_the_open_vmi_concerns(engine, db_path):
+    a = engine.ask("which concerns about VMI are still open?")
+    assert a.intent == "unresolved" and a.understood_as == "unresolved VMI"
+    assert {i.message_id for i in a.items} == _open_vmi(db_path)
+    assert all(i.url == LORE + i.message_id and i.status == "open" for i in a.items)
+
+
+def test_explicit_unresolved_command_equals_the_free_form_question(engine):
+    free = engine.ask("which concerns about VMI are still open?")
+    explicit = engine.ask("unresolved VMI")
+    assert [i.id for i in free.items] == [i.id for i in explicit.items]
+    assert explicit.note is None  # an explicit command needs no "understood as"
+
+
+def test_concerns_by_person_and_status(engine):
+    a = engine.ask("concerns paravirt_ops --by Peter --status open")
+    assert a.items and all(i.author == "Peter Zijlstra" and i.status == "open" for i in a.items)
+    resolved = engine.ask("concerns paravirt_ops --status resolved")
+    assert resolved.items and all(i.status == "resolved" and i.resolved_url.startswith(LORE)
+                                  for i in resolved.items)
+
+
+def test_what_did_a_person_object_to_in_a_series(engine):
+    a = engine.ask("what did Peter object to in the paravirt series?")
+    assert a.intent == "concerns" and a.understood_as.startswith("concerns paravirt_ops")
+    assert a.items and all(i.author == "Peter Zijlstra" for i in a.items)
+    assert "understood as: concerns paravirt_ops --by Peter" in a.note
+
+
+def test_a_month_in_the_question_limits_the_dates(engine):
+    a = engine.ask("what did Greg object to in August 2006?")
+    assert a.items and all(i.date.startswith("2006-08") and i.author == "Greg KH" for i in a.items)
+
+
+def test_interface_summary_counts_match_the_database(engine, db_path):
+    a = engine.ask("interface paravirt_ops")
+    conn = sqlite3.connect(db_path)
+    n_open = conn.execute("SELECT COUNT(*) FROM concerns WHERE interface = 'paravirt_ops' "
+                          "AND status = 'open'").fetchone()[0]
+    assert a.summary["counts"]["open"] == n_open
+    assert any(s["title"] == "x86/paravirt: Get rid of paravirt patching" for s in a.items)
+
+
+def test_patch_answer_shows_versions_and_trailers(engine):
+    a = engine.ask("patch get rid of paravirt patching")
+    versions = [(v["version"], bool(v["is_rfc"])) for v in a.summary["versions"]]
+    assert versions == [(1, True), (2, False)]
+    assert a.summary["patch"]["url"].startswith(LORE)
+
+
+def test_thread_answer_is_a_tree_with_missing_parents_marked(engine):
+    a = engine.ask("thread 44D1CC7D.4010600@vmware.com")
+    assert a.items[0]["message_id"] == "44D1CC7D.4010600@vmware.com" and a.items[0]["depth"] == 0
+    assert len(a.items) == 23
+    depths = {i["message_id"]: i["depth"] for i in a.items}
+    for item in a.items[1:]:
+        assert depths[item["parent_id"]] == item["depth"] - 1
+    text = to_text(engine.ask("show me the thread for <1142273346.3023.38.camel@laptopd505.fenrus.org>"))
+    assert "(not in the archive)" in text
+
+
+def test_search_with_lore_prefixes(engine):
+    a = engine.ask("search s:binary f:greg")
+    assert a.items and all("binary" in i["subject"].lower() and i["from_name"] == "Greg KH"
+                           for i in a.items)
+    d = engine.ask("search paravirt d:2023-01-01..2023-12-31")
+    assert d.items and all(i["date"].startswith("2023") for i in d.items)
+    f = engine.ask("search dfn:paravirt_types.h")
+    assert f.items
+
+
+def test_who_lists_what_a_person_raised_and_whether_resolved(engine):
+    a = engine.ask("who Greg KH")
+    assert a.items and {i.author for i in a.items} == {"Greg KH"}
+    assert a.summary["resolved"] >= 1
+
+
+def test_json_output_has_the_documented_keys(engine):
+    d = json.loads(to_json(engine.ask("unresolved VMI")))
+    assert set(d) >= {"intent", "understood_as", "items"}
+    for item in d["items"]:
+        assert {"message_id", "interface", "status", "text", "author", "date",
+                "patch_message_id", "url"} <= set(item)
+
+
+def test_sql_in_a_question_is_only_text(engine, db_path):
+    before = sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM concerns").fetchone()[0]
+    for q in ("'; DROP TABLE concerns; --", "search \" OR 1=1 --", "who x' OR '1'='1",
+              "patch '); DELETE FROM messages; --", "search NEAR(a b) AND *"):
+        a = engine.ask(q)
+        assert a.intent
+    assert sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM concerns").fetchone()[0] == before
+
+
+def test_a_ten_kilobyte_question_is_cut_and_answered(engine):
+    a = engine.ask("which concerns about VMI are still open? " + "x" * 10_000)
+    assert a.items and "cut to its first 1000 characters" in a.note
+
+
+def test_an_unknown_interface_is_named_with_the_known_ones(engine):
+    a = engine.ask("concerns FooBarOps")
+    assert not a.items and "unknown interface" in a.note and "paravirt_ops" in a.note
+
+
+def test_a_missing_database_says_how_to_make_one(tmp_path):
+    a = Engine(tmp_path / "none.db").ask("unresolved")
+    assert "abiwatch ingest" in a.note
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_an_empty_database_answers_with_nothing_found(tmp_path):
+    open_db(tmp_path / "empty.db").conn.close()
+    a = Engine(tmp_path / "empty.db").ask("which concerns about Xen are still open?")
+    assert a.items == [] and "abiwatch tag" in a.note
+
+
+def test_the_engine_never_writes(engine, db_path):
+    mtime = os.stat(db_path).st_mtime_ns
+    engine.ask("unresolved")
+    engine.ask("interface Xen")
+    assert os.stat(db_path).st_mtime_ns == mtime
+
+
+def test_lore_prefixes_become_parameters_not_sql():
+    terms = parse_search('s:"paravirt ops" f:ingo d:2007-01-01..2007-03-31 dfn:paravirt.h b:NAK')
+    assert terms["subject_fts"] == 'subject : ("paravirt" "ops")'
+    assert terms["from_like"] == "%ingo%"
+    assert (terms["since"], terms["until"]) == ("2007-01-01", "2007-03-31")
+    assert terms["file_like"] == "%paravirt.h%"
+    assert terms["fts"] == 'own_text : ("NAK")'
