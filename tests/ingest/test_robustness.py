@@ -1,0 +1,175 @@
+"""Robustness: re-runs are no-ops, variants are kept, a SIGKILL loses nothing."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from ingest.load import ingest
+from ingest.sources import iter_mbox
+
+SEPARATOR = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
+_ID_HEADERS = re.compile(rb"^(message-id|in-reply-to|references)\s*:", re.I)
+
+
+def test_reingesting_the_same_input_changes_nothing(h, tmp_path, new_db):
+    src = [str(h.fixture(".")), str(h.shared("lore-inbox-lkml-2006-2007"))]
+    db = new_db("t.db")
+    first = ingest(db, src, progress=False)
+    before = h.dump(tmp_path / "t.db")
+    again = ingest(db, src, progress=False)  # unchanged files are skipped
+    assert (again.read, again.new) == (0, 0)
+    assert h.dump(tmp_path / "t.db") == before
+    forced = ingest(db, src, progress=False, rescan=True)  # read every message again
+    assert forced.read == first.read and forced.new == 0
+    assert forced.duplicate == first.read  # every raw message is known byte for byte
+    diff = h.diff_dumps(before, h.dump(tmp_path / "t.db"))
+    assert not diff, diff
+
+
+def test_reingest_through_the_cli_is_a_no_op(h, tmp_path):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    db_path = tmp_path / "t.db"
+    args = ["--db", str(db_path), "ingest", "--rescan", str(h.fixture("."))]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    before = h.dump(db_path)
+    second = CliRunner().invoke(cli, args)
+    assert second.exit_code == 0 and " 0 new" in second.output
+    assert h.dump(db_path) == before
+
+
+def test_same_message_id_with_other_content_is_kept_as_a_variant(h, tmp_path, ingest_into):
+    mails = list(iter_mbox(io.BytesIO(h.fixture("lkml-2006-orphan-replies-paravirt-h.mbox")
+                                      .read_bytes()), "x"))
+    andi = next(m.raw for m in mails if b"<200608101331.19954.ak@muc.de>" in m.raw)
+    edited = andi.replace(b"Hmm, i still see a lot of them", b"Hmm, I still see many of them")
+    assert edited != andi
+    (tmp_path / "a.mbox").write_bytes(SEPARATOR + andi.replace(b"\nFrom ", b"\n>From "))
+    (tmp_path / "b.mbox").write_bytes(SEPARATOR + edited.replace(b"\nFrom ", b"\n>From "))
+    db, first = ingest_into([tmp_path / "a.mbox", tmp_path / "b.mbox"])
+    assert (first.new, first.variants) == (1, 1)
+    rows = db.execute("SELECT is_variant, raw FROM raw_messages WHERE message_id = ? "
+                      "ORDER BY is_variant", ["200608101331.19954.ak@muc.de"]).fetchall()
+    assert [r[0] for r in rows] == [0, 1]
+    assert zlib.decompress(rows[0][1]) == andi and zlib.decompress(rows[1][1]) == edited
+    # the first one seen stays the message; the variant is a recorded problem
+    own = h.one(db, "SELECT own_text FROM messages")[0]
+    assert own.startswith("Hmm, i still see a lot of them")
+    assert h.one(db, "SELECT kind, source FROM parse_problems WHERE message_id = ?",
+                 ["200608101331.19954.ak@muc.de"]) == ("message-id-variant",
+                                                        str((tmp_path / "b.mbox").resolve()))
+    again = ingest(db, [str(tmp_path / "b.mbox")], rescan=True, progress=False)
+    assert (again.new, again.variants, again.duplicate) == (0, 0, 1)
+
+
+def test_same_mail_with_other_list_headers_is_a_duplicate_not_a_variant(h, tmp_path,
+                                                                        ingest_into):
+    """A cross-posted mail differs in Received/List-Id headers, not in content."""
+    mails = list(iter_mbox(io.BytesIO(h.fixture("lkml-2006-orphan-replies-paravirt-h.mbox")
+                                      .read_bytes()), "x"))
+    andi = next(m.raw for m in mails if b"<200608101331.19954.ak@muc.de>" in m.raw)
+    relisted = b"Received: from another.list.example by mx\n" + andi.replace(
+        b"X-Mailing-List: linux-kernel@vger.kernel.org",
+        b"X-Mailing-List: virtualization@lists.osdl.org")
+    (tmp_path / "a.eml").write_bytes(andi)
+    (tmp_path / "b.eml").write_bytes(relisted)
+    db, stats = ingest_into([tmp_path / "a.eml", tmp_path / "b.eml"])
+    assert (stats.new, stats.duplicate, stats.variants) == (1, 1, 0)
+    assert db.execute("SELECT COUNT(*) FROM raw_messages").fetchone()[0] == 2
+    assert sorted(r[0] for r in db.execute("SELECT list FROM message_lists")) == [
+        "linux-kernel@vger.kernel.org", "virtualization@lists.osdl.org"]
+
+
+def _renamed_copy(raw: bytes, tag: bytes) -> bytes:
+    """Return raw mail with every Message-ID in Message-ID/In-Reply-To/References renamed,
+    so that copies of a real archive are new mail with the same thread shapes."""
+    end = raw.find(b"\n\n")
+    head, body = (raw, b"") if end < 0 else (raw[:end], raw[end:])
+    out, in_id_header = [], False
+    for line in head.split(b"\n"):
+        if line[:1] not in (b" ", b"\t"):
+            in_id_header = bool(_ID_HEADERS.match(line))
+        if in_id_header:
+            line = re.sub(rb"<([^<>\s]+)>", rb"<" + tag + rb".\1>", line)
+        out.append(line)
+    return b"\n".join(out) + body
+
+
+def _big_archive(h, path: Path, copies: int) -> int:
+    """Write an mboxrd archive of `copies` renamed copies of the virtualization list."""
+    n = 0
+    with open(path, "wb") as out:
+        for k in range(copies):
+            for f in sorted(h.shared("lfdr-virtualization-list").rglob("*.mbox")):
+                for mail in iter_mbox(io.BytesIO(f.read_bytes()), str(f)):
+                    raw = _renamed_copy(mail.raw, b"c%d" % k)
+                    out.write(SEPARATOR + re.sub(rb"^(>*From )", rb">\1", raw, flags=re.M))
+                    out.write(b"\n" if raw.endswith(b"\n") else b"\n\n")
+                    n += 1
+    return n
+
+
+def _count(db_path: Path) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=0.2)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def _abiwatch(db_path: Path, archive: Path) -> list[str]:
+    return [sys.executable, "-m", "bot.cli", "--db", str(db_path), "ingest", "--no-progress",
+            str(archive)]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_equals_one_clean_run(h, tmp_path):
+    archive = tmp_path / "big.mbox"
+    total = _big_archive(h, archive, copies=3)
+    assert total > 2000  # several 1000-message batches
+    env = dict(os.environ, PYTHONPATH=str(h.REPO))
+
+    clean = tmp_path / "clean.db"
+    subprocess.run(_abiwatch(clean, archive), check=True, capture_output=True, env=env,
+                   cwd=h.REPO, timeout=300)
+    assert _count(clean) == total
+
+    killed = tmp_path / "killed.db"
+    proc = subprocess.Popen(_abiwatch(killed, archive), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env, cwd=h.REPO)
+    deadline = time.monotonic() + 240
+    while _count(killed) == 0 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # wait for the first batch to commit
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    partial = _count(killed)
+    assert 0 < partial < total
+    # the killed run left whole batches only: an integrity check passes
+    conn = sqlite3.connect(killed)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT status FROM ingest_runs").fetchone()[0] == "running"
+    conn.close()
+
+    subprocess.run(_abiwatch(killed, archive), check=True, capture_output=True, env=env,
+                   cwd=h.REPO, timeout=300)
+    diff = h.diff_dumps(h.dump(clean), h.dump(killed))
+    assert not diff, diff
