@@ -128,6 +128,16 @@ def _analysis(mid: str, doc, subj_len: int, patterns) -> Analysis:
     return a
 
 
+_SYMBOL_CACHE: dict[tuple[str, tuple[str, ...]], re.Pattern] = {}
+
+
+def _symbols_regex(iface) -> re.Pattern:
+    key = (iface.name, iface.symbols)
+    if key not in _SYMBOL_CACHE:
+        _SYMBOL_CACHE[key] = re.compile("|".join(f"(?:{s})" for s in iface.symbols))
+    return _SYMBOL_CACHE[key]
+
+
 def diff_interfaces(catalog: Catalog, paths: list[str], diff: str | None) -> dict[str, str]:
     """Return interfaces a message's own diff touches: by file path, else by changed symbols."""
     out: dict[str, str] = {}
@@ -137,11 +147,9 @@ def diff_interfaces(catalog: Catalog, paths: list[str], diff: str | None) -> dic
     if diff:
         changed = "\n".join(m.group(1) for m in _DIFF_CHANGED.finditer(diff[:400000]))
         for iface in catalog.interfaces:
-            if iface.name in out:
+            if iface.name in out or not iface.symbols:
                 continue
-            for sym in iface.symbols:
-                m = re.search(sym, changed)
-                if m:
-                    out[iface.name] = m.group(0)
-                    break
+            m = _symbols_regex(iface).search(changed)
+            if m:
+                out[iface.name] = m.group(0)
     return out

@@ -24,14 +24,20 @@ IFACE_KEY = "interfaces"
 CUE_KEY = "cues"
 
 
+_NEWLINE_RUN = re.compile(r"\n\s*")
+
+
 @Language.component("abiwatch_paragraphs")
 def paragraphs(doc: Doc) -> Doc:
     """Start a sentence after every line break: mail paragraphs and list items rarely end in '.'."""
-    for tok in doc[:-1]:
-        if tok.is_space and "\n" in tok.text:
-            doc[tok.i + 1].is_sent_start = True
-        elif tok.whitespace_ == "" and tok.text.endswith("\n"):  # pragma: no cover
-            doc[tok.i + 1].is_sent_start = True
+    # Walk the line breaks of the text, not every token: prepared text has few of them.
+    text = doc.text
+    for m in _NEWLINE_RUN.finditer(text):
+        if m.end() >= len(text):
+            break
+        span = doc.char_span(m.end(), m.end() + 1, alignment_mode="expand")
+        if span is not None and len(span) and span.start > 0:
+            doc[span.start].is_sent_start = True
     return doc
 
 
@@ -65,9 +71,11 @@ class CatalogRuler:
                 rid = f"alias:{iface.name}:{alias}"
                 self.phrase_rules[rid] = (IFACE_KEY, iface.name, None)
                 self.matcher.add(rid, [make(alias)])
-            for n, sym in enumerate(iface.symbols):
-                regexes.append((f"symbol:{iface.name}:{n}", IFACE_KEY, iface.name,
-                                re.compile(sym), None))
+            if iface.symbols:
+                # one pass per interface; the named group tells which symbol matched
+                alternation = "|".join(f"(?P<s{n}>{sym})" for n, sym in enumerate(iface.symbols))
+                regexes.append((f"symbol:{iface.name}", IFACE_KEY, iface.name,
+                                re.compile(alternation), None))
         for p in self.catalog.patterns:
             if p.phrase:
                 self.phrase_rules[p.id] = (CUE_KEY, p.label, p)
@@ -97,7 +105,8 @@ class CatalogRuler:
         text = doc.text
         for rid, key, label, rx, pattern in self.regexes:
             for m in rx.finditer(text):
-                span = doc.char_span(m.start(), m.end(), label=label, span_id=rid,
+                sid = f"{rid}:{m.lastgroup[1:]}" if m.lastgroup else rid
+                span = doc.char_span(m.start(), m.end(), label=label, span_id=sid,
                                      alignment_mode="expand")
                 if span is None or len(span) == 0:
                     continue
