@@ -87,14 +87,26 @@ def ingest(obj: Context, paths, list_name, fmt, workers, rescan, progress) -> No
               help="Archive to use instead of the bundled sample.")
 @click.pass_obj
 def demo(obj: Context, sample) -> None:
-    """Ingest the bundled sample of real LKML threads and print what abiwatch found."""
+    """Ingest and tag the bundled sample of real LKML threads, then answer a few questions."""
+    from bot.engine import Engine
+    from bot.render import to_text
     from ingest.load import ingest as run_ingest
+    from nlp.tagging import tag as run_tag
 
     db = obj.db()
     stats = run_ingest(db, [sample or str(SAMPLE_DIR)], progress=False, command="demo")
     click.echo(report.ingest_summary(stats))
+    st = run_tag(db, progress=False)
+    click.echo(f"tagged {st.analyzed} messages: {st.concerns} concerns "
+               f"({st.open} open, {st.resolved} resolved)")
     click.echo("")
     click.echo(report.archive_report(db))
+    engine = Engine(obj.db_path)
+    for question in ("which concerns about VMI are still open?",
+                     "what happened to the 'get rid of paravirt patching' patch?"):
+        click.echo(f"\n$ abiwatch ask \"{question}\"")
+        click.echo(to_text(engine.ask(question)))
+    click.echo(f"\nDatabase: {obj.db_path}. Try: abiwatch --db {obj.db_path} chat")
 
 
 @cli.command()

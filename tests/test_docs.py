@@ -1,0 +1,76 @@
+"""The documentation is part of the interface: docs/schema.md describes every
+table, column and view, and the README names every command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from db import open_db
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _documented() -> dict[str, set[str]]:
+    text = (REPO / "docs" / "schema.md").read_text()
+    out: dict[str, set[str]] = {}
+    current: list[str] = []
+    for line in text.splitlines():
+        m = re.match(r"^###\s+(.+)$", line)
+        if m:
+            current = [n.strip() for n in m.group(1).replace(" and ", ",").split(",")]
+            for n in current:
+                out.setdefault(n, set())
+            continue
+        m = re.match(r"^\|\s*([\w.,\s]+?)\s*\|", line)
+        if m and current and m.group(1) not in ("column", "---"):
+            table = current[0]
+            for col in m.group(1).split(","):
+                prefix, _, name = col.strip().rpartition(".")
+                table = prefix or table  # "source_files.size, mtime": mtime is source_files'
+                out.setdefault(table, set()).add(name)
+        m = re.match(r"^Columns: (.+)\.$", line)
+        if m and current:
+            out[current[0]].update(c.strip() for c in m.group(1).split(","))
+    return out
+
+
+def test_schema_doc_describes_every_table_column_and_view(tmp_path):
+    db = open_db(tmp_path / "schema.db")
+    documented = _documented()
+    missing = []
+    for name in db.table_names() + db.view_names():
+        if name.startswith(("messages_fts_", "_", "sqlite_")):
+            continue
+        if name not in documented:
+            missing.append(name)
+            continue
+        if name == "messages_fts":
+            continue
+        cols = {c.name for c in db[name].columns}
+        missing += [f"{name}.{c}" for c in sorted(cols - documented[name])]
+    assert not missing, f"add these to docs/schema.md: {missing}"
+
+
+def test_readme_names_every_command():
+    readme = (REPO / "README.md").read_text()
+    runner = CliRunner()
+    commands = set(cli.commands)
+    for name, cmd in cli.commands.items():
+        if hasattr(cmd, "commands"):
+            commands |= {f"{name} {sub}" for sub in cmd.commands}
+    missing = [c for c in sorted(commands) if f"abiwatch {c}" not in readme]
+    assert not missing, f"document these commands in README.md: {missing}"
+    assert runner.invoke(cli, ["--help"]).exit_code == 0
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
+    readme = (REPO / "README.md").read_text()
+    assert "pip install -e '.[dev]' && abiwatch demo" in readme
+    test_cmd = "python3 -m pytest"
+    assert test_cmd in readme
+    ci = (REPO / ".ci" / "run").read_text()
+    assert test_cmd in ci and "pip install" in ci
