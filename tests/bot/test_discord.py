@@ -11,7 +11,9 @@ import importlib.util
 import logging
 import os
 import re
+import signal
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -426,6 +428,40 @@ def test_redaction_filter_blanks_the_token_in_messages_and_tracebacks():
         logger.removeHandler(handler)
     assert len(records) == 2 and all(TOKEN not in r for r in records)
     assert records[0] == f"token is {REDACTED}" and f"bad token {REDACTED}" in records[1]
+
+
+def test_bot_run_end_to_end_in_a_subprocess(fake, lkml_db):
+    """`abiwatch -vv bot run` as an operator starts it: answers, never syncs, logs no token."""
+    # The only change to the real program: discord.py's two URLs point at the fake.
+    launcher = (
+        "import sys, discord, yarl\n"
+        f"discord.http.Route.BASE = {fake.api_base!r}\n"
+        f"discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL({fake.gateway_url!r})\n"
+        "from bot.cli import main\n"
+        f"sys.argv = ['abiwatch', '-vv', '--db', {str(lkml_db)!r}, 'bot', 'run']\n"
+        "main()\n")
+    env = {**os.environ, "DISCORD_TOKEN": TOKEN}
+    proc = subprocess.Popen([sys.executable, "-c", launcher], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = {}
+    try:
+        assert fake.identified.wait(30), "the bot never identified on the gateway"
+
+        async def scenario():
+            # No need to wait for READY to be processed: frames on one socket stay in order.
+            asked = await fake.slash("unresolved", {"interface": "VMI"})
+            seen["reply"] = await fake.wait_for_reply(asked)
+
+        asyncio.run(scenario())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err[-2000:]
+    assert seen["reply"]["embeds"][0]["title"] == "Open concerns about VMI"
+    assert not [r for r in fake.requests if r.method == "PUT"]
+    # -vv shows discord.py's debug log (HTTP and gateway traffic): the token is not in it.
+    assert "DEBUG discord.gateway" in err and "INTERACTION_CREATE" in err
+    assert TOKEN not in out + err
 
 
 # --- (f) no token -----------------------------------------------------------------------
