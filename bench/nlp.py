@@ -49,7 +49,7 @@ def write_archive(path: Path, n: int) -> int:
                 if written >= n:
                     break
                 head, sep, body = raw.partition(b"\n\n")
-                head = _ID.sub(lambda m: b"<" + m.group(1).replace(b"@", suffix + b"@", 1) + b">", head)
+                head = _ID.sub(lambda m, s=suffix: b"<" + m.group(1).replace(b"@", s + b"@", 1) + b">", head)
                 body = re.sub(rb"(?m)^(>*From )", rb">\1", body)
                 f.write(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n" + head + sep + body + b"\n\n")
                 written += 1

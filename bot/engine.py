@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.question import MAX_QUESTION, Question, parse_explicit, understand
-from db import open_db
 from db import answer_queries as aq
+from db import open_db
 from db.queries import lore_url
 from nlp.catalog import Catalog, load_catalog
 

@@ -75,7 +75,7 @@ def analyze(nlp: Language, items: list[tuple[str, str, str]], batch_size: int = 
     prepared = [prepare_text(title, own) for _, title, own in items]
     patterns = nlp.get_pipe("abiwatch_ruler").pattern_by_id
     out = []
-    for (mid, _, _), (text, subj_len), doc in zip(
+    for (mid, _, _), (_text, subj_len), doc in zip(
             items, prepared, nlp.pipe((t for t, _ in prepared), batch_size=batch_size), strict=True):
         out.append(_analysis(mid, doc, subj_len, patterns))
     return out

@@ -134,7 +134,7 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
                              [m["message_id"], name])
                 conn.execute("INSERT OR IGNORE INTO message_interfaces VALUES (?, ?, ?, ?)",
                              [m["message_id"], target, f"{name} (in a {target} thread)", src])
-    for tid, cnt in by_thread.items():
+    for _tid, cnt in by_thread.items():
         for name, target in defer_rules.items():
             if cnt.get(target) and name in cnt:
                 cnt[target] += cnt.pop(name)
@@ -231,7 +231,7 @@ def _topic(ifaces: dict[str, dict[str, str]], pid: str | None, root: dict | None
     order: list[str] = []
     for source_mid in (pid, root["message_id"] if root else None):
         if source_mid and source_mid in ifaces:
-            for name, src in sorted(ifaces[source_mid].items(), key=lambda kv: SOURCE_RANK[kv[1]]):
+            for name, _src in sorted(ifaces[source_mid].items(), key=lambda kv: SOURCE_RANK[kv[1]]):
                 if name not in order:
                     order.append(name)
     for name, _ in thread_counts.most_common():

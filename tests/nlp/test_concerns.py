@@ -43,7 +43,7 @@ def test_a_concern_quoted_in_a_reply_is_not_a_concern_of_the_replier(devset_db):
     checked = 0
     for c in concerns:
         needle = c["text"][:60]
-        for mid, quoted in devset_db.execute(
+        for mid, _quoted in devset_db.execute(
                 "SELECT message_id, quoted_text FROM messages WHERE message_id != ? AND quoted_text "
                 "LIKE '%' || ? || '%'", [c["message_id"], needle[:40]]):
             checked += 1
