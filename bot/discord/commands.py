@@ -124,12 +124,14 @@ async def reply(interaction: discord.Interaction, answer: Answer) -> None:
 
 def add_commands(tree: app_commands.CommandTree, service: AnswerService) -> None:
     """Add the abiwatch slash commands to tree, answering through service."""
+
     def cooldown(func):
         # A new check per command: one decorator object shares one bucket map, and a
         # user should be able to run /who right after /unresolved. Built per tree, so
         # each client starts with empty buckets.
         return app_commands.checks.cooldown(COOLDOWN_RATE, COOLDOWN_SECONDS,
                                             key=lambda i: i.user.id)(func)
+
     catalog = service.engine.catalog
 
     def interface_name(value: str) -> str:
