@@ -30,6 +30,11 @@ def _cut(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _cut_lines(text: str, n: int) -> str:
+    """Cut to n characters keeping line breaks (an embed field's lines are meaningful)."""
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def concern_lines(c: ConcernItem, width: int = 100) -> list[str]:
     """Return the terminal lines for one concern."""
     head = f"[{c.status}] {c.interface} · {c.kind} · {c.author or '?'} · {_day(c.date)}"
@@ -125,18 +130,18 @@ def _field_for(item: Any, intent: str) -> tuple[str, str]:
             parts[-1] += f" · [patch]({item.patch_url})"
         if item.resolved_url:
             parts[-1] += f" · [resolved]({item.resolved_url})"
-        return name, _cut("\n".join(parts), FIELD_VALUE)
+        return name, _cut_lines("\n".join(parts), FIELD_VALUE)
     if intent == "thread":
         label = "(not in the archive)" if item["missing"] else \
             f"{item['from_name'] or item['from_addr']} · {_day(item['date'])}"
         return _cut("—" * item["depth"] + " " + label, FIELD_NAME), \
-            _cut(f"{_cut(item['subject'] or '', 200)}\n[message]({item['url']})", FIELD_VALUE)
+            _cut_lines(f"{_cut(item['subject'] or '', 200)}\n[message]({item['url']})", FIELD_VALUE)
     if intent == "search":
         return _cut(f"{_day(item['date'])} · {item['from_name']}", FIELD_NAME), \
-            _cut(f"{_cut(item['subject'] or '', 200)}\n[message]({item['url']})", FIELD_VALUE)
+            _cut_lines(f"{_cut(item['subject'] or '', 200)}\n[message]({item['url']})", FIELD_VALUE)
     if intent == "interface":
         return _cut(f"v{item['version']} {item['title']}", FIELD_NAME), \
-            _cut(f"{item['author_name']} · {_day(item['first_date'])}\n[cover]({item['url']})", FIELD_VALUE)
+            _cut_lines(f"{item['author_name']} · {_day(item['first_date'])}\n[cover]({item['url']})", FIELD_VALUE)
     return "item", _cut(json.dumps(_plain(item), default=str), FIELD_VALUE)
 
 
