@@ -1,0 +1,208 @@
+"""Queries for the weekly digest, and its two small tables (subscribers, digests_sent).
+
+A period is [start, end): `start` and `end` are 'YYYY-MM-DD' texts and `end` is
+the first day after the period. Stored dates are ISO texts in UTC ending in 'Z',
+so plain text comparison orders them. `interfaces` is a list of interface names
+or None for all of them; it is passed as JSON so the SQL text never changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlite_utils
+
+NAK_NAMES = ("NAK", "Nacked-by")
+
+
+def _dicts(db: sqlite_utils.Database, sql: str, params: Any = ()) -> list[dict]:
+    cur = db.execute(sql, params)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def _ifs(interfaces: Sequence[str] | None) -> str | None:
+    return None if interfaces is None else json.dumps(list(interfaces))
+
+
+_IN_IFS = "(:ifs IS NULL OR {col} IN (SELECT value FROM json_each(:ifs)))"
+
+# A concern with its raiser's message and, when resolved, the resolving message.
+_CONCERN = """
+    SELECT c.id, c.interface, c.kind, c.text, c.status, c.message_id, c.date,
+           c.author_name, c.author_addr, c.patch_message_id, c.resolution, c.resolved_by,
+           m.subject, r.date AS resolved_date, r.from_name AS resolver_name,
+           r.from_addr AS resolver_addr, r.subject AS resolver_subject
+    FROM concerns c
+    JOIN messages m ON m.message_id = c.message_id
+    LEFT JOIN messages r ON r.message_id = c.resolved_by
+"""
+
+
+def interface_names(db: sqlite_utils.Database) -> list[str]:
+    """Return every interface name known to the database, catalog order first."""
+    names = [r[0] for r in db.execute("SELECT name FROM interfaces ORDER BY rowid")]
+    extra = [r[0] for r in db.execute(
+        "SELECT DISTINCT interface FROM concerns WHERE interface NOT IN "
+        "(SELECT name FROM interfaces) ORDER BY interface")]
+    return names + extra
+
+
+def concerns_raised(db: sqlite_utils.Database, start: str, end: str,
+                    interfaces: Sequence[str] | None) -> list[dict]:
+    """Return concerns raised in the period, oldest first."""
+    return _dicts(db, _CONCERN + " WHERE c.date >= :start AND c.date < :end AND "
+                  + _IN_IFS.format(col="c.interface") + " ORDER BY c.date, c.id",
+                  {"start": start, "end": end, "ifs": _ifs(interfaces)})
+
+
+def concerns_resolved(db: sqlite_utils.Database, start: str, end: str,
+                      interfaces: Sequence[str] | None) -> list[dict]:
+    """Return concerns whose resolving message was sent in the period, in that order."""
+    return _dicts(db, _CONCERN + " WHERE c.status = 'resolved' AND r.date >= :start "
+                  "AND r.date < :end AND " + _IN_IFS.format(col="c.interface")
+                  + " ORDER BY r.date, c.id",
+                  {"start": start, "end": end, "ifs": _ifs(interfaces)})
+
+
+# Raised before the period and not resolved by its end: what was open then,
+# not what is open today, so a digest for a past week reads as it would have.
+_OPEN_BEFORE = (" WHERE c.date < :start AND (c.status = 'open' OR r.date >= :end) AND "
+                + _IN_IFS.format(col="c.interface"))
+
+
+def concerns_still_open(db: sqlite_utils.Database, start: str, end: str,
+                        interfaces: Sequence[str] | None, limit: int) -> list[dict]:
+    """Return up to limit concerns per interface raised before the period and open at its end, oldest first."""
+    return _dicts(db, "SELECT * FROM (SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.interface "
+                  "ORDER BY x.date, x.id) AS n FROM (" + _CONCERN + _OPEN_BEFORE + ") x) "
+                  "WHERE n <= :limit ORDER BY date, id",
+                  {"start": start, "end": end, "ifs": _ifs(interfaces), "limit": limit})
+
+
+def count_still_open(db: sqlite_utils.Database, start: str, end: str,
+                     interfaces: Sequence[str] | None) -> dict[str, int]:
+    """Return interface -> number of concerns raised before the period and open at its end."""
+    rows = db.execute("SELECT c.interface, COUNT(*) FROM concerns c LEFT JOIN messages r "
+                      "ON r.message_id = c.resolved_by" + _OPEN_BEFORE
+                      + " GROUP BY c.interface",
+                      {"start": start, "end": end, "ifs": _ifs(interfaces)}).fetchall()
+    return dict(rows)
+
+
+def new_series(db: sqlite_utils.Database, start: str, end: str,
+               interfaces: Sequence[str] | None) -> list[dict]:
+    """Return series first posted in the period, one row per interface their mails touch."""
+    # A series is about an interface when any of its mails (cover or patch) is.
+    return _dicts(db, """
+        SELECT DISTINCT s.id, s.title, s.version, s.is_rfc, s.total, s.received,
+               s.author_name, s.author_addr, s.first_date, s.supersedes,
+               COALESCE(s.cover_message_id, s.id) AS link_id,
+               prev.version AS prev_version, prev.is_rfc AS prev_is_rfc,
+               prev.first_date AS prev_date, mi.interface
+        FROM series s
+        JOIN patches p ON p.series_id = s.id
+        JOIN message_interfaces mi ON mi.message_id = p.message_id
+        LEFT JOIN series prev ON prev.id = s.supersedes
+        WHERE s.first_date >= :start AND s.first_date < :end AND """
+                  + _IN_IFS.format(col="mi.interface") + " ORDER BY s.first_date, s.id",
+                  {"start": start, "end": end, "ifs": _ifs(interfaces)})
+
+
+def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
+                     interfaces: Sequence[str] | None,
+                     maintainers: Sequence[str] = ()) -> list[dict]:
+    """Return NAKs and maintainers' Acked-by given in the period, one row per interface.
+
+    A maintainer is anyone in `maintainers` (addresses); when that is empty,
+    anyone who acks a patch they did not send, since by kernel convention
+    Acked-by comes from those responsible for the code. Acks repeated inside a
+    patch mail (carried from an earlier version) are not news and are left out.
+    """
+    return _dicts(db, """
+        WITH t AS (
+            SELECT t.id, t.name, t.value, t.person_name, t.person_addr, t.message_id,
+                   t.patch_message_id, t.series_id, m.date, m.from_name,
+                   COALESCE(pt.title, pm.subject) AS patch_title
+            FROM trailers t
+            JOIN messages m ON m.message_id = t.message_id
+            LEFT JOIN patches pt ON pt.message_id = t.patch_message_id
+            LEFT JOIN messages pm ON pm.message_id = t.patch_message_id
+            WHERE m.date >= :start AND m.date < :end
+              AND (t.name IN (SELECT value FROM json_each(:naks))
+                   OR (t.name = 'Acked-by'
+                       AND t.message_id IS NOT COALESCE(t.patch_message_id, '')
+                       AND lower(COALESCE(t.person_addr, ''))
+                           IS NOT lower(COALESCE(pm.from_addr, ''))
+                       AND (:maint IS NULL OR lower(t.person_addr)
+                            IN (SELECT lower(value) FROM json_each(:maint)))))
+        ),
+        about(id, message_id) AS (
+            SELECT t.id, p.message_id FROM t JOIN patches p ON p.series_id = t.series_id
+            UNION SELECT t.id, t.patch_message_id FROM t WHERE t.patch_message_id IS NOT NULL
+            UNION SELECT t.id, t.message_id FROM t
+        )
+        SELECT DISTINCT t.*, mi.interface
+        FROM t JOIN about a ON a.id = t.id
+        JOIN message_interfaces mi ON mi.message_id = a.message_id
+        WHERE """ + _IN_IFS.format(col="mi.interface") + " ORDER BY t.date, t.id",
+                  {"start": start, "end": end, "ifs": _ifs(interfaces),
+                   "naks": json.dumps(NAK_NAMES),
+                   "maint": json.dumps(list(maintainers)) if maintainers else None})
+
+
+def sent_at(db: sqlite_utils.Database, week: str, recipient: str) -> str | None:
+    """Return when the digest for (week, recipient) was sent, or None if it was not."""
+    row = db.execute("SELECT sent_at FROM digests_sent WHERE week = ? AND recipient = ?",
+                     [week, recipient.lower()]).fetchone()
+    return row[0] if row else None
+
+
+def record_sent(db: sqlite_utils.Database, week: str, recipient: str, message_id: str,
+                sent: str) -> None:
+    """Record that the digest for (week, recipient) was sent (replacing an earlier record)."""
+    with db.conn:
+        db.execute("INSERT INTO digests_sent (week, recipient, message_id, sent_at) "
+                   "VALUES (?, ?, ?, ?) ON CONFLICT (week, recipient) DO UPDATE SET "
+                   "message_id = excluded.message_id, sent_at = excluded.sent_at",
+                   [week, recipient.lower(), message_id, sent])
+
+
+def subscribers(db: sqlite_utils.Database) -> list[dict]:
+    """Return active subscribers from the table, each with interfaces as a list (empty: all)."""
+    out = []
+    for row in _dicts(db, "SELECT email, name, interfaces FROM subscribers WHERE active = 1 "
+                          "ORDER BY email"):
+        row["interfaces"] = parse_interfaces(row["interfaces"])
+        out.append(row)
+    return out
+
+
+def parse_interfaces(text: str | None) -> list[str]:
+    """Return the interface list stored in subscribers.interfaces (JSON list or commas)."""
+    if not text or not text.strip():
+        return []
+    text = text.strip()
+    if text.startswith("["):
+        return [str(v) for v in json.loads(text)]
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def add_subscriber(db: sqlite_utils.Database, email: str, name: str | None,
+                   interfaces: Sequence[str]) -> None:
+    """Add or update a subscriber (active again if it had unsubscribed)."""
+    with db.conn:
+        db.execute("INSERT INTO subscribers (email, name, interfaces, active) VALUES (?, ?, ?, 1) "
+                   "ON CONFLICT (email) DO UPDATE SET name = COALESCE(excluded.name, name), "
+                   "interfaces = excluded.interfaces, active = 1",
+                   [email, name, json.dumps(list(interfaces)) if interfaces else None])
+
+
+def remove_subscriber(db: sqlite_utils.Database, email: str) -> bool:
+    """Mark a subscriber inactive; return False if there was no such active subscriber."""
+    with db.conn:
+        cur = db.execute("UPDATE subscribers SET active = 0 WHERE lower(email) = lower(?) "
+                         "AND active = 1", [email])
+    return cur.rowcount > 0

@@ -1,0 +1,272 @@
+"""`abiwatch serve`: a real Datasette subprocess on 127.0.0.1 serving a real tagged
+database read-only: JSON endpoints, canned queries, full-text search, metadata,
+writes refused, and mail ingested while it runs shows up (WAL)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.datasette_meta import DESCRIPTIONS, QUERIES, SCHEMA_DOC, build_metadata, parse_schema_doc
+from db import open_db
+from ingest.load import ingest
+from nlp.tagging import tag
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
+LKML = SHARED / "lore-inbox-lkml-2006-2007"
+LATER = "lkml-20060810-paravirt-h-patch.mbox"  # ingested while the server runs
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory) -> Path:
+    if not LKML.exists():
+        pytest.skip(f"shared corpus not found at {LKML} (set ABIWATCH_SHARED_DATA)")
+    path = tmp_path_factory.mktemp("serve") / "abiwatch.db"
+    db = open_db(path)
+    ingest(db, sorted(str(p) for p in LKML.glob("*.mbox") if p.name != LATER), progress=False)
+    tag(db, progress=False)
+    db.conn.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(db_path):
+    """`abiwatch serve` as a real process; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "ABIWATCH_CONFIG": "", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "--db", str(db_path), "serve",
+                             "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"abiwatch serve exited with {proc.returncode}: {proc.stdout.read()}")
+        try:
+            urllib.request.urlopen(base + "/-/versions.json", timeout=2).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("abiwatch serve did not answer within 30 s")
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def get(url: str):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def rows(path: Path, sql: str, params=()) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_database_json_endpoint(server, db_path):
+    data = get(f"{server}/{db_path.stem}.json")
+    tables = {t["name"]: t for t in data["tables"]}
+    assert tables["concerns"]["count"] == rows(db_path, "SELECT COUNT(*) FROM concerns")[0][0] > 0
+    assert tables["raw_messages"]["hidden"] is True
+
+
+def test_canned_query_open_concerns(server, db_path):
+    url = f"{server}/{db_path.stem}/open_concerns_by_interface.json?interface=vmi&_shape=array"
+    got = get(url)
+    want = rows(db_path, "SELECT id, 'https://lore.kernel.org/r/' || message_id FROM concerns "
+                         "WHERE status = 'open' AND interface = 'VMI' ORDER BY date")
+    assert want and [(r["id"], r["url"]) for r in got] == want
+    assert all(r["age_days"] > 6000 for r in got)  # 2006 mail
+    everything = get(f"{server}/{db_path.stem}/open_concerns_by_interface.json?_shape=array")
+    assert len(everything) == rows(db_path, "SELECT COUNT(*) FROM open_concerns")[0][0]
+
+
+def test_every_canned_query_runs(server, db_path):
+    for name in QUERIES:
+        data = get(f"{server}/{db_path.stem}/{name}.json?_shape=objects")
+        assert data["ok"], name
+    timeline = get(f"{server}/{db_path.stem}/concern_timeline_by_interface.json?"
+                   "interface=Xen&status=resolved&_shape=array")
+    assert [r["concern_id"] for r in timeline] == [r[0] for r in rows(
+        db_path, "SELECT id FROM concerns WHERE interface = 'Xen' AND status = 'resolved' "
+                 "ORDER BY date")]
+
+
+def test_full_text_search(server, db_path):
+    q = urllib.parse.quote("paravirt_ops")
+    got = get(f"{server}/{db_path.stem}/messages.json?_search={q}&_shape=array&_col=message_id"
+              "&_size=max")
+    want = rows(db_path, "SELECT m.message_id FROM messages_fts f JOIN messages m "
+                         "ON m.id = f.rowid WHERE messages_fts MATCH 'paravirt_ops'")
+    assert want and {r["message_id"] for r in got} == {r[0] for r in want}
+
+
+def test_metadata_describes_tables_and_columns(server, db_path):
+    meta = get(f"{server}/-/metadata.json")["databases"][db_path.stem]
+    assert meta["tables"]["messages"]["fts_table"] == "messages_fts"
+    concerns = meta["tables"]["concerns"]
+    assert concerns["description"] and concerns["columns"]["status"]
+    assert set(meta["queries"]) == set(QUERIES)
+
+
+def test_writes_are_refused(server, db_path):
+    before = hashlib.sha256(db_path.read_bytes()).hexdigest()
+    sql = urllib.parse.quote("DELETE FROM concerns")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"{server}/{db_path.stem}.json?sql={sql}", timeout=10)
+    assert err.value.code == 400
+    # Even a statement that passes Datasette's SELECT check cannot write: mode=ro.
+    sql = urllib.parse.quote("WITH x AS (SELECT 1) DELETE FROM concerns")
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{server}/{db_path.stem}.json?sql={sql}", timeout=10)
+    assert hashlib.sha256(db_path.read_bytes()).hexdigest() == before
+    assert rows(db_path, "SELECT COUNT(*) FROM concerns")[0][0] > 0
+
+
+def test_mail_ingested_while_serving_shows_up(server, db_path):
+    # The reason for mode=ro rather than immutable: a WAL database keeps changing.
+    count = f"{server}/{db_path.stem}.json?sql=" + urllib.parse.quote(
+        "SELECT COUNT(*) AS n FROM messages") + "&_shape=array"
+    before = get(count)[0]["n"]
+    db = open_db(db_path)
+    stats = ingest(db, [str(LKML / LATER)], progress=False)
+    try:
+        assert stats.new > 0
+        assert get(count)[0]["n"] == before + stats.new
+    finally:
+        db.conn.close()
+
+
+def test_port_in_use_is_explained(db_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        res = CliRunner().invoke(cli, ["--db", str(db_path), "serve", "--port", str(port)],
+                                 env={"ABIWATCH_CONFIG": ""})
+    assert res.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in res.output
+
+
+def test_metadata_flag_prints_json(db_path):
+    res = CliRunner().invoke(cli, ["--db", str(db_path), "serve", "--metadata"],
+                             env={"ABIWATCH_CONFIG": ""})
+    meta = json.loads(res.stdout)
+    assert meta["databases"][db_path.stem]["tables"]["messages"]["fts_table"] == "messages_fts"
+
+
+# --- descriptions -----------------------------------------------------------------
+
+def test_builtin_descriptions_name_real_tables_and_columns(tmp_path):
+    db = open_db(tmp_path / "fresh.db")
+    names = set(db.table_names()) | set(db.view_names())
+    for table, (_, cols) in DESCRIPTIONS.items():
+        assert table in names, table
+        real = {c.name for c in (db[table].columns if table in db.table_names()
+                                 else db.view(table).columns)}
+        assert set(cols) <= real, (table, set(cols) - real)
+
+
+SAMPLE_DOC = """
+# Schema
+
+### messages
+One row per mail.
+
+| column | meaning |
+| --- | --- |
+| message_id | the `Message-ID` |
+| subject, date | what it says |
+
+### source_files and inbox_progress
+Bookkeeping.
+
+| column | meaning |
+| --- | --- |
+| source_files.path | file read |
+| inbox_progress.git_dir, last_commit | epoch and where we stopped |
+| nosuch | ignored |
+
+```
+### concerns
+| text | not a heading: inside a code block |
+```
+
+## concerns
+- `status`: open or resolved
+- kind (TEXT) - objection, question...
+
+### open_concerns
+Open ones.
+Columns: id, interface.
+"""
+
+
+def test_schema_doc_formats(tmp_path):
+    db = open_db(tmp_path / "fresh.db")
+    columns = {t: [c.name for c in (db[t].columns if t in db.table_names() else
+                                    db.view(t).columns)]
+               for t in db.table_names() + db.view_names()}
+    doc = parse_schema_doc(SAMPLE_DOC, columns)
+    assert doc["messages"] == {"description": "One row per mail.", "columns": {
+        "message_id": "the Message-ID", "subject": "what it says", "date": "what it says"}}
+    assert doc["source_files"]["description"] == doc["inbox_progress"]["description"] == \
+        "Bookkeeping."
+    assert doc["source_files"]["columns"] == {"path": "file read"}
+    assert doc["inbox_progress"]["columns"] == {"git_dir": "epoch and where we stopped",
+                                                "last_commit": "epoch and where we stopped"}
+    assert doc["concerns"]["columns"] == {"status": "open or resolved",
+                                          "kind": "objection, question..."}
+    assert doc["open_concerns"] == {"description": "Open ones.", "columns": {}}
+    # The document wins over the built-in text; the rest stays.
+    path = tmp_path / "schema.md"
+    path.write_text(SAMPLE_DOC)
+    meta = build_metadata(db, "x", path)["databases"]["x"]["tables"]
+    assert meta["messages"]["columns"]["message_id"] == "the Message-ID"
+    assert meta["messages"]["columns"]["own_text"] == DESCRIPTIONS["messages"][1]["own_text"]
+    assert meta["threads"]["description"] == DESCRIPTIONS["threads"][0]
+    # No document: built-in descriptions only.
+    meta = build_metadata(db, "x", tmp_path / "absent.md")["databases"]["x"]["tables"]
+    assert meta["messages"]["description"] == DESCRIPTIONS["messages"][0]
+
+
+def test_repository_schema_doc_is_used_when_present(tmp_path):
+    if not SCHEMA_DOC.is_file():
+        pytest.skip("docs/schema.md not written yet: built-in descriptions are used")
+    db = open_db(tmp_path / "fresh.db")
+    meta = build_metadata(db, "x")
+    assert "schema.md" in meta["description"]
+    tables = meta["databases"]["x"]["tables"]
+    text = " ".join(SCHEMA_DOC.read_text().replace("`", "").split())
+    described = [(t, c, d) for t, e in tables.items() for c, d in e.get("columns", {}).items()]
+    from_doc = [d for _, _, d in described if d in text]
+    # Most column descriptions come from the document (a few only exist built in).
+    assert len(from_doc) > 0.8 * len(described)

@@ -1,0 +1,183 @@
+"""`abiwatch sql` and db/readonly.py on a real tagged database: the answers match
+SQLite's, every way of writing is refused, limits hold, and errors say what to do."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from db import open_db
+from db.readonly import QueryError, run_readonly_query, validate_select
+from ingest.load import ingest
+from nlp.tagging import tag
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
+LKML = SHARED / "lore-inbox-lkml-2006-2007"
+
+
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory) -> Path:
+    if not LKML.exists():
+        pytest.skip(f"shared corpus not found at {LKML} (set ABIWATCH_SHARED_DATA)")
+    path = tmp_path_factory.mktemp("sql") / "abiwatch.db"
+    db = open_db(path)
+    ingest(db, [str(LKML)], progress=False)
+    tag(db, progress=False)
+    db.conn.close()
+    return path
+
+
+def direct(path: Path, sql: str, params=()) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def run(db_path: Path, *args: str):
+    return CliRunner().invoke(cli, ["--db", str(db_path), "sql", *args],
+                              env={"ABIWATCH_CONFIG": ""})
+
+
+def digest_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+QUERY = "SELECT interface, COUNT(*) AS n FROM open_concerns GROUP BY interface ORDER BY interface"
+
+
+def test_table_csv_json_agree_with_sqlite(db_path):
+    expected = direct(db_path, QUERY)
+    assert expected and sum(n for _, n in expected) > 10  # real concerns, several interfaces
+    res = run(db_path, QUERY)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["interface", "n"] and set(lines[1]) == {"-", " "}
+    assert [tuple(line.split()) for line in lines[2:]] == [(i, str(n)) for i, n in expected]
+    res = run(db_path, QUERY, "--format", "csv")
+    rows = list(csv.reader(io.StringIO(res.stdout)))
+    assert rows == [["interface", "n"]] + [[i, str(n)] for i, n in expected]
+    res = run(db_path, QUERY, "--format", "json")
+    assert json.loads(res.stdout) == [{"interface": i, "n": n} for i, n in expected]
+
+
+def test_parameters_and_stdin(db_path):
+    expected = direct(db_path, "SELECT id, text FROM concerns WHERE interface = ? ORDER BY id",
+                      ["VMI"])
+    res = run(db_path, "SELECT id, text FROM concerns WHERE interface = :iface ORDER BY id",
+              "-p", "iface=VMI", "--format", "json")
+    assert [(r["id"], r["text"]) for r in json.loads(res.stdout)] == expected
+    res = CliRunner().invoke(cli, ["--db", str(db_path), "sql", "-", "--format", "csv"],
+                             input="SELECT COUNT(*) AS n FROM messages;\n")
+    assert res.stdout.splitlines() == ["n", str(direct(db_path, "SELECT COUNT(*) FROM messages")
+                                              [0][0])]
+    res = run(db_path, "SELECT * FROM concerns WHERE interface = :iface")
+    assert res.exit_code == 1 and "with -p name=VALUE" in res.output
+    res = run(db_path, "SELECT 1", "-p", "novalue")
+    assert res.exit_code == 2 and "must look like NAME=VALUE" in res.output
+
+
+def test_full_text_search_keeps_kernel_identifiers(db_path):
+    sql = ("SELECT m.message_id FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+           "WHERE messages_fts MATCH ? ORDER BY m.id")
+    expected = direct(db_path, sql, ["paravirt_ops"])
+    assert expected
+    res = run_readonly_query(db_path, sql, ["paravirt_ops"], time_limit_ms=2000, max_rows=100)
+    assert res.rows == expected
+
+
+@pytest.mark.parametrize("sql, words", [
+    ("DELETE FROM concerns", "only SELECT (or WITH ... SELECT) queries are allowed here, not DELETE"),
+    ("WITH x AS (SELECT 1) DELETE FROM concerns", "only reading is allowed"),
+    ("WITH x AS (SELECT 1) UPDATE concerns SET status = 'resolved'", "only reading is allowed"),
+    ("SELECT 1; DROP TABLE concerns", "only one statement at a time"),
+    ("SELECT 1; -- ok\n; DELETE FROM concerns", "only one statement at a time"),
+    ("PRAGMA writable_schema = 1", "not PRAGMA"),
+    ("SELECT * FROM pragma_journal_mode", "PRAGMA statements are not allowed"),
+    ("ATTACH DATABASE '/tmp/x.db' AS x", "not ATTACH"),
+    ("VACUUM INTO '/tmp/copy.db'", "not VACUUM"),
+    ("SELECT load_extension('/tmp/evil')", "only reading is allowed"),
+    ("  ", "the query is empty"),
+])
+def test_writes_are_refused_and_nothing_changes(db_path, sql, words):
+    before = digest_of(db_path)
+    with pytest.raises(QueryError) as err:
+        run_readonly_query(db_path, sql, time_limit_ms=1000, max_rows=10)
+    assert words in str(err.value)
+    assert digest_of(db_path) == before
+
+
+def test_statement_checks_ignore_comments_and_literals():
+    assert validate_select("-- open ones\nSELECT 'a;b', \"pragma\" FROM t; -- done") == \
+        "-- open ones\nSELECT 'a;b', \"pragma\" FROM t"
+    assert validate_select("/* x; */ WITH a AS (SELECT 'it''s; fine') SELECT * FROM a;;") == \
+        "/* x; */ WITH a AS (SELECT 'it''s; fine') SELECT * FROM a"
+    assert validate_select("EXPLAIN QUERY PLAN SELECT 1").startswith("EXPLAIN")
+    assert validate_select("select * from pragma_table_info('messages')")
+
+
+def test_time_limit_stops_a_runaway_query(db_path):
+    runaway = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+               "SELECT COUNT(*) FROM n")
+    start = time.perf_counter()
+    res = run(db_path, runaway, "--time-limit", "100")
+    assert time.perf_counter() - start < 5
+    assert res.exit_code == 1
+    assert "the query ran longer than 100 ms and was stopped" in res.output
+    assert "LIMIT" in res.output
+
+
+def test_row_cap_says_so(db_path):
+    total = direct(db_path, "SELECT COUNT(*) FROM messages")[0][0]
+    res = run_readonly_query(db_path, "SELECT id FROM messages ORDER BY id", time_limit_ms=1000,
+                             max_rows=5)
+    assert len(res.rows) == 5 and res.truncated and total > 5
+    out = run(db_path, "SELECT id FROM messages ORDER BY id", "--max-rows", "5")
+    assert len(out.stdout.splitlines()) == 2 + 5
+    assert "only the first 5 rows are shown" in out.stderr
+
+
+def test_errors_say_what_to_do(db_path, tmp_path):
+    res = run(db_path, "SELECT * FROM concern")
+    assert "no such table: concern; list the tables and views with: abiwatch sql" in res.output
+    res = run(db_path, "SELECT nope FROM concerns")
+    assert "no such column: nope; see a table's columns with" in res.output
+    res = run(db_path, "SELECT * FROM messages_fts WHERE messages_fts MATCH 'pv_ops AND'")
+    assert "full-text search could not read the MATCH text" in res.output
+    res = run(db_path, "SELECT * FROM messages_fts WHERE messages_fts MATCH 'pv-ops'")
+    assert "put such words in double quotes" in res.output
+    res = run(db_path, "SELEC 1")
+    assert "not SELEC" in res.output
+    missing = tmp_path / "nothing-here.db"
+    res = CliRunner().invoke(cli, ["--db", str(missing), "sql", "SELECT 1"])
+    assert res.exit_code == 1 and "run `abiwatch ingest ARCHIVE` first" in res.output
+    assert not missing.exists()  # a read-only command never creates a database
+
+
+def test_blobs_are_shown_not_dumped(db_path):
+    raw = direct(db_path, "SELECT raw FROM raw_messages ORDER BY sha256 LIMIT 1")[0][0]
+    res = run(db_path, "SELECT raw FROM raw_messages ORDER BY sha256 LIMIT 1")
+    assert res.stdout.splitlines()[2] == f"<{len(raw)} bytes>"
+    res = run(db_path, "SELECT raw FROM raw_messages ORDER BY sha256 LIMIT 1", "--format", "json")
+    value = json.loads(res.stdout)[0]["raw"]
+    assert value["$base64"] and base64.b64decode(value["encoded"]) == raw
+
+
+def test_json_keeps_repeated_column_names(db_path):
+    res = run(db_path, "SELECT c.id, m.id FROM concerns c JOIN messages m USING (message_id) "
+                       "ORDER BY c.id LIMIT 1", "--format", "json")
+    row = json.loads(res.stdout)[0]
+    assert set(row) == {"id", "id_2"}
