@@ -353,6 +353,11 @@ M006_SUBJECT_PARTS = """
         ALTER TABLE messages ADD COLUMN subject_is_patch INTEGER NOT NULL DEFAULT 0;
 """
 
+M007_DECIDED = """
+        ALTER TABLE tagged_messages ADD COLUMN decided INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX tagged_messages_undecided ON tagged_messages(decided) WHERE decided = 0;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -361,6 +366,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("004_views_and_digest", M004_VIEWS_AND_DIGEST),
     ("005_concern_candidates", M005_CANDIDATES),
     ("006_subject_parts", M006_SUBJECT_PARTS),
+    ("007_decided", M007_DECIDED),
 ]
 
 

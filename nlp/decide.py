@@ -206,6 +206,8 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
         "SELECT c.id FROM concerns c JOIN messages m ON m.message_id = c.message_id "
         "WHERE m.thread_id IN (SELECT id FROM temp.dt)")]
     _resolve(conn, ids, catalog)
+    conn.execute("UPDATE tagged_messages SET decided = 1 WHERE decided = 0 AND message_id IN "
+                 "(SELECT message_id FROM messages WHERE thread_id IN (SELECT id FROM temp.dt))")
     conn.execute("DROP TABLE temp.dt")
     return {p["series_id"] for p in patch_rows.values() if p["series_id"]}
 

@@ -132,7 +132,8 @@ def _write(db: sqlite_utils.Database, results: list[tuple[Analysis, dict[str, st
         conn.executemany("INSERT OR IGNORE INTO nlp_hits VALUES (?, ?, ?, ?, ?, ?)", hits)
         conn.executemany("INSERT OR REPLACE INTO concern_candidates VALUES (?, ?, ?, ?, ?, ?, ?)",
                          cands)
-        conn.executemany("INSERT OR REPLACE INTO tagged_messages VALUES (?, ?, ?)",
+        conn.executemany("INSERT OR REPLACE INTO tagged_messages (message_id, catalog_version, "
+                         "tagged_at, decided) VALUES (?, ?, ?, 0)",
                          [(mid, version, now) for (mid,) in ids])
     return words
 
@@ -157,14 +158,14 @@ def tag(db: sqlite_utils.Database, *, redo: bool = False, catalog_path: str | No
 
         bar = tqdm(total=todo, unit="msg", desc="tag", file=sys.stderr, dynamic_ncols=True)
     batches = _batches(db, catalog.version, redo)
-    tagged: list[str] = []
+    analyzed = 0
     if workers > 1:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(workers, initializer=_init_worker,
                       initargs=(catalog_path, patterns_path)) as pool:
             for results in pool.imap(_analyze_batch, batches):
                 stats.words += _write(db, results, catalog.version)
-                tagged += [a.message_id for a, _ in results]
+                analyzed += len(results)
                 if bar is not None:
                     bar.update(len(results))
     else:
@@ -173,15 +174,17 @@ def tag(db: sqlite_utils.Database, *, redo: bool = False, catalog_path: str | No
         for batch in batches:
             results = _analyze_batch(batch)
             stats.words += _write(db, results, catalog.version)
-            tagged += [a.message_id for a, _ in results]
+            analyzed += len(results)
             if bar is not None:
                 bar.update(len(results))
     if bar is not None:
         bar.close()
-    stats.analyzed = len(tagged)
+    stats.analyzed = analyzed
+    # Threads with a message analysed but not yet decided: this run's, and those a
+    # killed run left half done.
     threads = {r[0] for r in db.execute(
-        "SELECT DISTINCT thread_id FROM messages WHERE thread_id IS NOT NULL") } if redo else \
-        _threads_of(db, tagged)
+        "SELECT DISTINCT m.thread_id FROM tagged_messages t JOIN messages m "
+        "ON m.message_id = t.message_id WHERE t.decided = 0 AND m.thread_id IS NOT NULL")}
     stats.threads = len(threads)
     decide_threads(db, threads, catalog)
     for status, n in db.execute("SELECT status, COUNT(*) FROM concerns GROUP BY status"):
@@ -190,12 +193,3 @@ def tag(db: sqlite_utils.Database, *, redo: bool = False, catalog_path: str | No
     stats.seconds = time.perf_counter() - started
     return stats
 
-
-def _threads_of(db: sqlite_utils.Database, message_ids: list[str]) -> set[str]:
-    out: set[str] = set()
-    for i in range(0, len(message_ids), 500):
-        part = message_ids[i:i + 500]
-        out.update(r[0] for r in db.execute(
-            f"SELECT DISTINCT thread_id FROM messages WHERE message_id IN ({','.join('?' * len(part))})",
-            part) if r[0])
-    return out

@@ -83,3 +83,20 @@ def test_tagging_again_does_nothing_and_redo_keeps_concern_ids(tmp_path):
     assert redo.analyzed == 35
     after = db.execute("SELECT id, message_id, interface, status FROM concerns ORDER BY id").fetchall()
     assert after == before and before
+
+
+def test_a_tag_run_killed_before_deciding_is_finished_by_the_next_run(tmp_path):
+    db = open_db(tmp_path / "lkml.db")
+    ingest(db, [str(shared("lore-inbox-lkml-2006-2007"))], progress=False)
+    tag(db, progress=False)
+    want = db.execute("SELECT message_id, interface, status, resolved_by FROM concerns ORDER BY 1, 2").fetchall()
+    # The state a crash between the two phases leaves: messages analysed, threads not decided.
+    with db.conn:
+        db.conn.execute("UPDATE tagged_messages SET decided = 0")
+        db.conn.execute("DELETE FROM concerns")
+        db.conn.execute("DELETE FROM message_patch")
+    again = tag(db, progress=False)
+    assert again.analyzed == 0
+    got = db.execute("SELECT message_id, interface, status, resolved_by FROM concerns ORDER BY 1, 2").fetchall()
+    assert got == want and want
+    assert db.execute("SELECT COUNT(*) FROM tagged_messages WHERE decided = 0").fetchone()[0] == 0
