@@ -125,11 +125,13 @@ def negatives(workdir: Path) -> dict | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", choices=["dev", "holdout", "both"], default="both")
+    ap.add_argument("--set", default="all",
+                    help="dev, holdout, holdout2 (when labelled) or all (default)")
     ap.add_argument("--errors", action="store_true", help="print every disagreement")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    sets = ["dev", "holdout"] if args.set == "both" else [args.set]
+    available = [n for n in ("dev", "holdout", "holdout2") if (DEVSET / f"{n}.jsonl").exists()]
+    sets = available if args.set == "all" else [args.set]
     results = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
