@@ -35,6 +35,7 @@ class PatchRow:
     date: str | None
     thread_id: str | None
     parent_id: str | None
+    series_id: str | None = None
 
 
 @dataclass
@@ -49,14 +50,14 @@ class Series:
 
 _PATCH_SELECT = (
     "SELECT p.message_id, p.kind, p.title, p.version, p.part, p.total, p.is_rfc, p.change_id, "
-    "m.from_name, m.from_addr, m.date, m.thread_id, m.parent_id "
+    "m.from_name, m.from_addr, m.date, m.thread_id, m.parent_id, p.series_id "
     "FROM patches p JOIN messages m ON m.message_id = p.message_id"
 )
 
 
 def _rows(conn, where: str, params=()) -> list[PatchRow]:
     return [PatchRow(r[0], r[1], r[2] or "", r[3] or 1, r[4], r[5], bool(r[6]), r[7], r[8],
-                     r[9], r[10], r[11], r[12])
+                     r[9], r[10], r[11], r[12], r[13])
             for r in conn.execute(f"{_PATCH_SELECT} {where}", params)]
 
 
@@ -157,11 +158,11 @@ def link_series(db: sqlite_utils.Database, authors: set[str] | None = None) -> i
         return 0
     total = 0
     for author in sorted(authors):
-        patches = _rows(conn, "WHERE COALESCE(m.from_addr, '') = ?", [author])
-        old_ids = {r[0] for r in conn.execute(
-            "SELECT DISTINCT p.series_id FROM patches p JOIN messages m "
-            "ON m.message_id = p.message_id WHERE COALESCE(m.from_addr, '') = ? "
-            "AND p.series_id IS NOT NULL", [author])}
+        # "m.from_addr = ?" (not COALESCE) so the from_addr index is used
+        who = "m.from_addr = ?" if author else "m.from_addr IS NULL"
+        params = [author] if author else []
+        patches = _rows(conn, f"WHERE {who}", params)
+        old_ids = {p.series_id for p in patches if p.series_id}
         conn.executemany("DELETE FROM series WHERE id = ?", [(i,) for i in old_ids])
         series = group_series(patches)
         _write_series(conn, series)
