@@ -292,6 +292,8 @@ def render_html(d: DigestContent) -> str:
     out.append("<hr><p><small>Each #N is a concern: <code>abiwatch explain N</code> says why it "
                "was flagged.")
     if d.recipient:
-        out.append(f"<br>Sent to {_e(d.recipient)}; unsubscribe: {_e(d.unsubscribe)}")
+        link = (f'<a href="{_e(d.unsubscribe)}">{_e(d.unsubscribe)}</a>'
+                if d.unsubscribe.startswith(("mailto:", "https:")) else _e(d.unsubscribe))
+        out.append(f"<br>Sent to {_e(d.recipient)}; unsubscribe: {link}")
     out.append("</small></p></body></html>")
     return "\n".join(out) + "\n"

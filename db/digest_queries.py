@@ -103,8 +103,9 @@ def new_series(db: sqlite_utils.Database, start: str, end: str,
                prev.version AS prev_version, prev.is_rfc AS prev_is_rfc,
                prev.first_date AS prev_date, mi.interface
         FROM series s
-        JOIN patches p ON p.series_id = s.id
-        JOIN message_interfaces mi ON mi.message_id = p.message_id
+        -- CROSS JOIN keeps this order: a week's series first, not every interface row.
+        CROSS JOIN patches p ON p.series_id = s.id
+        CROSS JOIN message_interfaces mi ON mi.message_id = p.message_id
         LEFT JOIN series prev ON prev.id = s.supersedes
         WHERE s.first_date >= :start AND s.first_date < :end AND """
                   + _IN_IFS.format(col="mi.interface") + " ORDER BY s.first_date, s.id",
@@ -126,8 +127,9 @@ def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
             SELECT t.id, t.name, t.value, t.person_name, t.person_addr, t.message_id,
                    t.patch_message_id, t.series_id, m.date, m.from_name,
                    COALESCE(pt.title, pm.subject) AS patch_title
-            FROM trailers t
-            JOIN messages m ON m.message_id = t.message_id
+            -- The week's messages (messages_date index), then their trailers.
+            FROM messages m
+            CROSS JOIN trailers t ON t.message_id = m.message_id
             LEFT JOIN patches pt ON pt.message_id = t.patch_message_id
             LEFT JOIN messages pm ON pm.message_id = t.patch_message_id
             WHERE m.date >= :start AND m.date < :end
