@@ -67,6 +67,8 @@ def resolve_interfaces(db: sqlite_utils.Database, names: Sequence[str] | None) -
     if not names:
         return None
     known = q.interface_names(db)
+    if not known:
+        raise DigestError("the database knows no interfaces yet: run `abiwatch tag` first")
     by_lower = {k.lower(): k for k in known}
     unknown = [n for n in names if n.lower() not in by_lower]
     if unknown:

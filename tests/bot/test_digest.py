@@ -546,3 +546,11 @@ def test_recipients_from_config_win_over_the_table():
     assert recipients(s, rows) == [Recipient("a@example.org", "A", ("VMI",)),
                                    Recipient("b@example.org", "B", ("Xen",))]
     assert recipients(s, rows, ["c@example.org"]) == [Recipient("c@example.org", "", ())]
+
+
+def test_untagged_database_says_to_tag_first(tmp_path):
+    db = open_db(tmp_path / "fresh.db")
+    with pytest.raises(DigestError, match=r"run `abiwatch tag` first"):
+        build_digest(db, *parse_week(WEEK), interfaces=["VMI"])
+    msg = build_digest(db, *parse_week(WEEK))  # all interfaces: an honest empty week
+    assert msg["Subject"] == "[abiwatch] digest 2006-W31: nothing new"
