@@ -272,11 +272,12 @@ def split_text(text: str) -> SplitText:
     i = 0
     while i < n:
         line = lines[i]
-        if _QUOTED.match(line):
+        c = line[:1]
+        if c == ">" or (c in (" ", "\t", "|") and _QUOTED.match(line)):
             kinds[i] = "quoted"
             i += 1
             continue
-        if _is_diff_start(lines, i):
+        if c in ("d", "I", "-") and _is_diff_start(lines, i):
             end = _diff_end(lines, i)
             diffs.append("\n".join(lines[i:end]))
             for k in range(i, end):
@@ -285,29 +286,31 @@ def split_text(text: str) -> SplitText:
             continue
         i += 1
     _mark_attributions(lines, kinds)
-    _mark_outlook_quote(lines, kinds)
+    _mark_outlook_quote(lines, kinds, text)
     _mark_signature(lines, kinds)
     _mark_diffstat(lines, kinds)
-    own = _join(lines, kinds, "own")
-    quoted = _join(lines, kinds, "quoted")
-    sig = _join(lines, kinds, "sig")
+    parts: dict[str, list[str]] = {"own": [], "quoted": [], "sig": []}
+    for line, kind in zip(lines, kinds, strict=True):
+        bucket = parts.get(kind)
+        if bucket is not None:
+            bucket.append(line)
+    own, quoted, sig = (_join(parts[k]) for k in ("own", "quoted", "sig"))
     return SplitText(own, quoted, sig, footer.strip(), diffs)
-
-
-def _next_content(lines: list[str], kinds: list[str], i: int) -> int:
-    j = i + 1
-    while j < len(lines) and not lines[j].strip() and kinds[j] == "own":
-        j += 1
-    return j
 
 
 def _mark_attributions(lines: list[str], kinds: list[str]) -> None:
     n = len(lines)
+    # nxt[i]: the _next_content of line i, for all lines in one backward pass (the
+    # loop below only changes kinds at or before i, so these stay exact)
+    nxt = [n] * n
+    j = n
+    for i in range(n - 1, -1, -1):
+        nxt[i] = j
+        if kinds[i] != "own" or lines[i].strip():
+            j = i
     for i in range(n):
-        if kinds[i] != "own" or not lines[i].strip():
-            continue
-        j = _next_content(lines, kinds, i)
-        if j >= n or kinds[j] != "quoted":
+        j = nxt[i]
+        if j >= n or kinds[j] != "quoted" or kinds[i] != "own" or not lines[i].strip():
             continue
         if _ATTRIBUTION.search(lines[i]):
             kinds[i] = "quoted"
@@ -319,10 +322,16 @@ def _mark_attributions(lines: list[str], kinds: list[str]) -> None:
             kinds[i] = "quoted"  # "On ... , X <x@y>," then the quote: a clipped attribution
 
 
-def _mark_outlook_quote(lines: list[str], kinds: list[str]) -> None:
+_ORIGINAL_MESSAGE = re.compile(r"^\s*-+\s*Original Message\s*-+\s*$", re.I)
+_ORIGINAL_MESSAGE_ANY = re.compile(r"-\s*Original Message\s*-", re.I)
+
+
+def _mark_outlook_quote(lines: list[str], kinds: list[str], text: str) -> None:
     # Top-posting: after "-----Original Message-----" everything is the old mail.
+    if not _ORIGINAL_MESSAGE_ANY.search(text):  # one pass over the text, not a regex a line
+        return
     for i, line in enumerate(lines):
-        if kinds[i] == "own" and re.match(r"^\s*-+\s*Original Message\s*-+\s*$", line, re.I):
+        if kinds[i] == "own" and _ORIGINAL_MESSAGE.match(line):
             for k in range(i, len(lines)):
                 if kinds[k] == "own":
                     kinds[k] = "quoted"
@@ -345,7 +354,7 @@ def _mark_signature(lines: list[str], kinds: list[str]) -> None:
 
 def _mark_diffstat(lines: list[str], kinds: list[str]) -> None:
     for i, line in enumerate(lines):
-        if kinds[i] == "own" and _DIFFSTAT.match(line):
+        if kinds[i] == "own" and ("|" in line or "changed" in line) and _DIFFSTAT.match(line):
             kinds[i] = "diffstat"
             # the "---" separator that introduces the diffstat carries no words
             j = i - 1
@@ -355,8 +364,13 @@ def _mark_diffstat(lines: list[str], kinds: list[str]) -> None:
                 kinds[j] = "diffstat"
 
 
-def _join(lines: list[str], kinds: list[str], kind: str) -> str:
-    out = [line for line, k in zip(lines, kinds, strict=True) if k == kind]
+def _join(out: list[str]) -> str:
+    if not out:
+        return ""
     text = "\n".join(out)
-    text = re.sub(r"\n{3,}", "\n\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_RUNS.sub("\n\n", text)
     return text.strip()
+
+
+_BLANK_RUNS = re.compile(r"\n{3,}")

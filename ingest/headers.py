@@ -32,8 +32,29 @@ class Problems:
             self.items.append((kind, detail[:500]))
 
 
+_BLOCK_END = re.compile(rb"\n\r?\n")
+_FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)$", re.M)
+
+
 def split_message(raw: bytes, problems: Problems) -> tuple[list[tuple[str, bytes]], bytes]:
     """Return the unfolded (lowercased name, raw value) headers and the body bytes of raw."""
+    # Fast path, all in C: find the blank line, unfold, match every field at once.
+    # Anything unusual (leading whitespace, a stray From_ line, a line that is not a
+    # header) takes the line-by-line path below, which records what was wrong.
+    if raw[:1] not in (b" ", b"\t", b"\r", b"\n", b"") and not raw.startswith(b"From "):
+        end = _BLOCK_END.search(raw)
+        head, body = (raw[:end.start()], raw[end.end():]) if end else (raw, b"")
+        # unfold with bytes.replace (a regex costs ~80 us a message); the doubled
+        # spaces this can leave are collapsed by decode_header like all whitespace
+        unfolded = head.replace(b"\r\n", b"\n").replace(b"\n ", b" ").replace(b"\n\t", b" ")
+        fields = _FIELD.findall(unfolded)
+        if len(fields) == unfolded.count(b"\n") + 1:
+            return [(n.decode("ascii").lower(), v.strip()) for n, v in fields], body
+    return _split_message_slow(raw, problems)
+
+
+def _split_message_slow(raw: bytes,
+                        problems: Problems) -> tuple[list[tuple[str, bytes]], bytes]:
     headers: list[tuple[str, bytes]] = []
     pos = 0
     n = len(raw)
@@ -146,10 +167,23 @@ _OBFUSCATED_DOT = re.compile(r"\s*(?:\[dot\]|\(dot\)| dot |\{dot\})\s*", re.I)
 _PROTECTED = re.compile(r"\[?\s*email\s+protected\s*\]?", re.I)
 
 
+# 'Name <a@b>', '"Name, X" <a@b>', 'a@b', 'a@b (Name)': almost every From and trailer.
+_SIMPLE_ADDRESS = re.compile(
+    r'\s*(?:"([^"\\]*)"|([^"<>@,;:()\\\[\]]*?))\s*<([^<>\s@",;:()\[\]\\]+@[^<>\s@",;:()\[\]\\]+)>\s*'
+    r'|\s*([^<>\s@",;:()\[\]\\]+@[^<>\s@",;:()\[\]\\]+)\s*(?:\(([^()"\\]*)\))?\s*')
+
+
 def parse_address(value: str) -> tuple[str | None, str | None, bool]:
     """Return (display name, lowercased address, address was obfuscated) for a From-like value."""
     if not value:
         return None, None, False
+    m = _SIMPLE_ADDRESS.fullmatch(value)
+    if m:  # the common forms without email.utils.parseaddr (a fifth of the parse time)
+        if m.group(3) is not None:
+            name, addr = m.group(1) if m.group(1) is not None else m.group(2), m.group(3)
+        else:
+            name, addr = m.group(5) or "", m.group(4)
+        return name.strip().strip('"').strip() or None, addr.lower(), False
     obfuscated = False
     text = value
     if _PROTECTED.search(text):
@@ -195,6 +229,22 @@ def parse_address_list(value: str) -> list[tuple[str, str]]:
         if addr and "@" in addr:
             out.append((name.strip(), addr.strip().lower()))
     return out
+
+
+_ADDR = re.compile(r"[^\s<>(),;:\"\[\]@\\]+@[^\s<>(),;:\"\[\]@\\]+")
+
+
+def addresses_in(value: str) -> list[str]:
+    """Return the lowercased addresses of an address-list header, in order, no repeats.
+
+    A regex, not email.utils.getaddresses: kernel mail has Cc lists of dozens of
+    people and the stdlib parser was a third of the ingest time; only the
+    addresses are kept, and an address is what looks like one.
+    """
+    seen: dict[str, None] = {}
+    for a in _ADDR.findall(value):
+        seen.setdefault(a.strip(".").lower(), None)
+    return list(seen)
 
 
 _TZINFOS = {
@@ -269,4 +319,7 @@ def mbox_from_date(from_line: str | None) -> str | None:
 
 def isoformat(dt: datetime | None) -> str | None:
     """Return dt as 'YYYY-MM-DDTHH:MM:SSZ' (UTC), the form every date column uses."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
+    if not dt:
+        return None
+    d = dt.astimezone(UTC)  # f-string, not strftime: a fifth of the cost
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}Z"

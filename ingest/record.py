@@ -19,13 +19,13 @@ from ingest.body import extract_body, looks_like_diff, split_text
 from ingest.diff import pull_request_url, summarize_diffs
 from ingest.headers import (
     Problems,
+    addresses_in,
     decode_header,
     isoformat,
     mbox_from_date,
     msgids_in,
     normalize_msgid,
     parse_address,
-    parse_address_list,
     parse_date,
     received_date,
     split_message,
@@ -74,8 +74,9 @@ def list_name_from_header(value: str) -> str | None:
     return ident or None
 
 
-def _date(headers, problems: Problems, mbox_from: str | None, now: datetime):
-    raw_date = _first(headers, "date")
+def _date(headers, first: dict[str, bytes], problems: Problems, mbox_from: str | None,
+          now: datetime):
+    raw_date = first.get("date")
     date_raw = decode_header(raw_date, problems) if raw_date is not None else None
     dt, how = parse_date(date_raw, now=now)
     if dt is not None:
@@ -110,8 +111,12 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         problems.add("header-split-error", repr(exc))
         headers, body_bytes = [], raw
 
+    first: dict[str, bytes] = {}
+    for name, value in headers:
+        first.setdefault(name, value)
+
     def h(name: str) -> str:
-        v = _first(headers, name)
+        v = first.get(name)
         return decode_header(v, problems) if v is not None else ""
 
     if not headers:
@@ -141,7 +146,7 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         problems.add("obfuscated-address", from_raw)
     if not from_raw:
         problems.add("missing-from")
-    dt, date_raw, date_source = _date(headers, problems, mbox_from, now)
+    dt, date_raw, date_source = _date(headers, first, problems, mbox_from, now)
 
     in_reply_to = msgids_in(h("in-reply-to"))
     refs = msgids_in(h("references"))
@@ -216,8 +221,8 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         "date": isoformat(dt),
         "date_raw": date_raw,
         "date_source": date_source,
-        "to_addrs": ", ".join(a for _, a in parse_address_list(h("to"))) or None,
-        "cc_addrs": ", ".join(a for _, a in parse_address_list(h("cc"))) or None,
+        "to_addrs": ", ".join(addresses_in(h("to"))) or None,
+        "cc_addrs": ", ".join(addresses_in(h("cc"))) or None,
         "in_reply_to": irt,
         "references_json": json.dumps(chain) if chain else None,
         "is_reply": int(subj.is_reply or bool(irt)),

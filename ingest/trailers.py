@@ -57,7 +57,8 @@ def extract_trailers(own_text: str, author: tuple[str | None, str | None]) -> li
     out: list[Trailer] = []
     seen: set[tuple[str, str]] = set()
     for line in own_text.split("\n"):
-        m = _TRAILER.match(line)
+        # cheap tests first: a trailer has a colon, a bare NAK starts with N
+        m = _TRAILER.match(line) if ":" in line else None
         trailer = None
         if m:
             key = m.group(1).lower()
@@ -70,7 +71,7 @@ def extract_trailers(own_text: str, author: tuple[str | None, str | None]) -> li
                 if name in PERSON_TRAILERS or name.endswith("-by"):
                     pname, paddr, _ = parse_address(value)
                 trailer = Trailer(name, value, pname, paddr)
-        if trailer is None and _BARE_NAK.match(line) and len(line.strip()) <= 80:
+        if trailer is None and "N" in line and _BARE_NAK.match(line) and len(line.strip()) <= 80:
             trailer = Trailer("NAK", line.strip(), author[0], author[1])
         if trailer and (trailer.name, trailer.value) not in seen:
             seen.add((trailer.name, trailer.value))
