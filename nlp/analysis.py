@@ -17,6 +17,9 @@ from nlp.pipeline import CUE_KEY, IFACE_KEY
 
 _TRAILER_LINE = re.compile(r"^\s*[A-Za-z][\w-]*-by:\s|^\s*(Cc|Link|Fixes|Closes|change-id|base-commit):\s",
                            re.I)
+# 0-day bot boilerplate: "[auto build test ERROR on linus/master]", "[cannot apply to xen-tip/...]"
+_ROBOT_LINE = re.compile(r"^\s*\[(?:auto|also) build test|^\s*\[cannot apply to|^\s*\[If your patch is applied",
+                         re.I)
 _BULLET = re.compile(r"^\s*(?:[-*+o]\s|\d+[.)]\s|v\d+[:\s])")
 _CODE_LINE = re.compile(r"^(?:\s{2,}|\t)\S|^\S+\.[ch]:\d+|^ld: |^\$ |^#")
 _DIFF_CHANGED = re.compile(r"^[+-](?![+-]{2} )(.*)$", re.M)
@@ -43,12 +46,17 @@ class Analysis:
     hits: list[tuple[str, str, int, int, str]] = field(default_factory=list)
 
 
+def _is_question(text: str) -> bool:
+    # "...at fault time? (" or "...instead ? ;)": the '?' need not be the last character
+    return text.rstrip(" ()[]\"';:-").endswith("?")
+
+
 def prepare_text(subject_title: str, own_text: str) -> tuple[str, int]:
     """Return (subject + own text unwrapped into paragraphs, length of the subject part)."""
     paras: list[str] = []
     cur: list[str] = []
     for line in own_text.split("\n")[:2000]:
-        if _TRAILER_LINE.match(line):
+        if _TRAILER_LINE.match(line) or _ROBOT_LINE.match(line):
             continue
         if not line.strip():
             if cur:
@@ -101,7 +109,7 @@ def _analysis(mid: str, doc, subj_len: int, patterns) -> Analysis:
         if idx not in by_sent:
             s = sents[idx]
             text = s.text.strip()
-            by_sent[idx] = Sentence(s.start_char, s.end_char, text, question=text.endswith("?"),
+            by_sent[idx] = Sentence(s.start_char, s.end_char, text, question=_is_question(text),
                                     in_subject=s.start_char < subj_len)
         return by_sent[idx]
 

@@ -156,6 +156,7 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
             mentions.setdefault(mid, []).append((start, label.split(":", 1)[1]))
     by_id = {m["message_id"]: m for m in msgs}
     roots = {m["thread_id"]: m for m in msgs if m["message_id"] == m["thread_id"]}
+    sizes: Counter = Counter(m["thread_id"] for m in msgs)
     authors: dict[str, str | None] = {}
     for pid in set(patch_of.values()):
         authors[pid] = by_id[pid]["from_addr"] if pid in by_id else None
@@ -164,8 +165,9 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
         mid = m["message_id"]
         pid = patch_of.get(mid)
         root = roots.get(m["thread_id"])
-        topic = _topic(ifaces, pid, root, by_thread.get(m["thread_id"], Counter()))
-        patch_ifaces = _topic(ifaces, pid, None, Counter()) if pid else []
+        topic = _topic(ifaces, mentions, mid, pid, root, by_thread.get(m["thread_id"], Counter()),
+                       sizes[m["thread_id"]])
+        patch_ifaces = _ranked(ifaces.get(pid, {})) if pid else []
         ctx = MessageContext(
             mid, m["from_addr"], m["from_name"], m["date"],
             is_patch=mid in patch_rows and not m["is_reply"],
@@ -227,39 +229,86 @@ def _series_of(conn, pid: str) -> str | None:
     return row[0] if row else None
 
 
-def _topic(ifaces: dict[str, dict[str, str]], pid: str | None, root: dict | None,
-           thread_counts: Counter) -> list[str]:
-    """Return the interfaces a message's context is about, most relevant first."""
+def _ranked(mine: dict[str, str]) -> list[str]:
+    return [n for n, _src in sorted(mine.items(), key=lambda kv: SOURCE_RANK[kv[1]])]
+
+
+def _topic(ifaces: dict[str, dict[str, str]], mentions: dict[str, list[tuple[int, str]]],
+           mid: str, pid: str | None, root: dict | None, thread_counts: Counter,
+           thread_size: int) -> list[str]:
+    """Return the interfaces a message's context is clearly about, most relevant first.
+
+    A thread is about an interface when the patch under review touches or names it,
+    the root's subject names it, the root's text is mostly about it, or most of the
+    thread's messages discuss it; a passing mention makes no topic (a vsock RFC
+    that cites Hyper-V once is not about Hyper-V).
+    """
     order: list[str] = []
-    for source_mid in (pid, root["message_id"] if root else None):
-        if source_mid and source_mid in ifaces:
-            for name, _src in sorted(ifaces[source_mid].items(), key=lambda kv: SOURCE_RANK[kv[1]]):
-                if name not in order:
-                    order.append(name)
-    for name, _ in thread_counts.most_common():
-        if name not in order:
-            order.append(name)
+
+    def add(names) -> None:
+        order.extend(n for n in names if n not in order)
+
+    if pid:
+        add(_ranked(ifaces.get(pid, {})))
+    if root:
+        rid = root["message_id"]
+        add(n for n, src in ifaces.get(rid, {}).items() if src in ("subject", "diff"))
+        counts = Counter(i for _, i in mentions.get(rid, []))
+        total = sum(counts.values())
+        add(n for n, k in counts.most_common() if k >= 3 and k >= 0.6 * total)
+    add(n for n, src in ifaces.get(mid, {}).items() if src == "subject")
+    add(n for n, k in thread_counts.most_common() if k >= 3 and k >= 0.5 * thread_size)
     return order
 
 
+_CONCERN_SELECT = "SELECT c.*, m.thread_id FROM concerns c JOIN messages m ON m.message_id = c.message_id"
+
+
+class _ThreadCache:
+    """What resolution needs of a thread, read once per thread instead of once per concern."""
+
+    def __init__(self, conn, rule_weights: dict[str, float]):
+        self.conn = conn
+        self.weights = rule_weights
+        self.threads: dict[str, tuple[list[dict], dict[str, str | None], set[tuple[str, str]],
+                                      dict[str, set[str]]]] = {}
+        self.agreement: dict[str, tuple[float, float]] = {}
+
+    def thread(self, tid: str):
+        if tid not in self.threads:
+            msgs = _rows(self.conn, "SELECT message_id, parent_id, from_addr, from_name, date, has_diff "
+                                    "FROM messages WHERE thread_id = ? ORDER BY date, message_id", [tid])
+            raised = {(r[0], r[1]) for r in self.conn.execute(
+                "SELECT c.message_id, c.interface FROM concerns c JOIN messages m "
+                "ON m.message_id = c.message_id WHERE m.thread_id = ?", [tid])}
+            acks: dict[str, set[str]] = {}
+            for mid, addr in self.conn.execute(
+                    "SELECT t.message_id, lower(t.person_addr) FROM trailers t JOIN messages m "
+                    "ON m.message_id = t.message_id WHERE m.thread_id = ? AND t.person_addr IS NOT NULL "
+                    "AND t.name IN ('Acked-by', 'Reviewed-by', 'Tested-by')", [tid]):
+                acks.setdefault(mid, set()).add(addr)
+            self.threads[tid] = (msgs, {m["message_id"]: m["parent_id"] for m in msgs}, raised, acks)
+        return self.threads[tid]
+
+    def agree(self, mid: str) -> tuple[float, float]:
+        if mid not in self.agreement:
+            self.agreement[mid] = _agreement(self.conn, mid, self.weights)
+        return self.agreement[mid]
+
+
 def _resolve(conn, concern_ids: list[int], catalog: Catalog) -> None:
-    weights = {p.id: p.weight for p in catalog.patterns}
+    cache = _ThreadCache(conn, {p.id: p.weight for p in catalog.patterns})
     updates = []
-    for cid in concern_ids:
-        c = conn.execute("SELECT c.*, m.thread_id FROM concerns c JOIN messages m "
-                         "ON m.message_id = c.message_id WHERE c.id = ?", [cid]).fetchone()
-        if c is None:
-            continue
-        cols = [d[0] for d in conn.execute("SELECT c.*, m.thread_id FROM concerns c JOIN messages m "
-                                           "ON m.message_id = c.message_id LIMIT 0").description]
-        c = dict(zip(cols, c, strict=True))
-        r = resolve(_evidence(conn, c, weights))
-        updates.append((r.status, r.resolved_by, r.resolution, cid))
+    for i in range(0, len(concern_ids), 500):
+        part = concern_ids[i:i + 500]
+        for c in _rows(conn, f"{_CONCERN_SELECT} WHERE c.id IN ({','.join('?' * len(part))})", part):
+            r = resolve(_evidence(conn, c, cache))
+            updates.append((r.status, r.resolved_by, r.resolution, c["id"]))
     conn.executemany("UPDATE concerns SET status = ?, resolved_by = ?, resolution = ? WHERE id = ?",
                      updates)
 
 
-def _evidence(conn, c: dict, rule_weights: dict[str, float]) -> Evidence:
+def _evidence(conn, c: dict, cache: _ThreadCache) -> Evidence:
     patch_author = None
     if c["patch_message_id"]:
         row = conn.execute("SELECT from_addr FROM messages WHERE message_id = ?",
@@ -267,20 +316,18 @@ def _evidence(conn, c: dict, rule_weights: dict[str, float]) -> Evidence:
         patch_author = row[0] if row else None
     ev = Evidence(c["author_addr"], c["author_name"], c["date"], c["kind"], patch_author, c["text"])
     date = c["date"] or ""
-    thread = _rows(conn, "SELECT message_id, parent_id, from_addr, from_name, date FROM messages "
-                         "WHERE thread_id = ? AND date > ? ORDER BY date, message_id",
-                   [c["thread_id"], date])
-    parents = {r[0]: r[1] for r in conn.execute(
-        "SELECT message_id, parent_id FROM messages WHERE thread_id = ?", [c["thread_id"]])}
-    for m in thread:
-        agree, willfix = _agreement(conn, m["message_id"], rule_weights)
-        raises = conn.execute("SELECT 1 FROM concerns WHERE message_id = ? AND interface = ?",
-                              [m["message_id"], c["interface"]]).fetchone() is not None
+    msgs, parents, raised, acks = cache.thread(c["thread_id"])
+    for m in msgs:
+        if (m["date"] or "") <= date:
+            continue
+        agree, willfix = cache.agree(m["message_id"])
         parent = parents.get(m["message_id"])
         near = parent == c["message_id"] or parents.get(parent) == c["message_id"]
         ev.later_in_thread.append(LaterMessage(
-            m["message_id"], m["from_addr"], m["from_name"], m["date"], agree, willfix, raises,
-            _descends(m["message_id"], c["message_id"], parents), near))
+            m["message_id"], m["from_addr"], m["from_name"], m["date"], agree, willfix,
+            (m["message_id"], c["interface"]) in raised,
+            _descends(m["message_id"], c["message_id"], parents), near, bool(m["has_diff"]),
+            tuple(acks.get(m["message_id"], ())), parent))
     chain_ids: list[str] = []
     version = 1
     if c["series_id"]:

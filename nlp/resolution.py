@@ -27,6 +27,9 @@ class LaterMessage:
     raises_concern: bool = False
     replies_to_concern: bool = False   # a descendant of the concern's message
     near_concern: bool = False         # answers the concern, or an answer to it
+    has_diff: bool = False             # carries a diff of its own (an inline respin)
+    acks: tuple[str, ...] = ()         # addresses given Acked/Reviewed/Tested-by in it
+    parent_id: str | None = None
 
 
 @dataclass
@@ -109,6 +112,27 @@ def policy_raiser_acked(ev: Evidence) -> Resolution | None:
     return Resolution("resolved", mid, how, date or None)
 
 
+def policy_raiser_acked_in_thread(ev: Evidence) -> Resolution | None:
+    """After an answer (or a reworked diff), the raiser acked or reviewed, raising nothing new."""
+    later_diffs = {m.message_id for m in ev.later_in_thread if m.has_diff}
+    for m in ev.later_in_thread:
+        if not (_is_raiser(m.author_addr, m.author_name, ev) and ev.raiser_addr
+                and ev.raiser_addr.lower() in m.acks) or m.raises_concern:
+            continue
+        if m.near_concern or m.parent_id in later_diffs:
+            return Resolution("resolved", m.message_id, "raiser acked after the answer", m.date)
+    return None
+
+
+def policy_author_respun_in_thread(ev: Evidence) -> Resolution | None:
+    """The patch author posted a changed patch in the thread, after the concern."""
+    for m in ev.later_in_thread:
+        if m.has_diff and m.author_addr and m.author_addr == ev.patch_author_addr:
+            return Resolution("resolved", m.message_id,
+                              "author posted a changed patch in the thread", m.date)
+    return None
+
+
 def policy_raiser_withdrew(ev: Evidence) -> Resolution | None:
     """The raiser later agreed ("you're right", "makes sense") without raising it again."""
     for m in ev.later_in_thread:
@@ -164,15 +188,17 @@ def policy_author_agreed_and_respun(ev: Evidence) -> Resolution | None:
     return None
 
 
-POLICIES = [policy_raiser_acked, policy_raiser_withdrew, policy_changelog,
-            lambda ev: policy_changelog_code(ev, ev.text), policy_author_agreed_and_respun]
+POLICIES = [policy_raiser_acked, policy_raiser_acked_in_thread, policy_raiser_withdrew,
+            policy_changelog, lambda ev: policy_changelog_code(ev, ev.text),
+            policy_author_agreed_and_respun, policy_author_respun_in_thread]
+_NAK_POLICIES = {policy_raiser_acked, policy_raiser_acked_in_thread, policy_raiser_withdrew}
 
 
 def resolve(ev: Evidence) -> Resolution:
     """Return the earliest resolution the evidence shows; open when there is none."""
     found = []
     for policy in POLICIES:
-        if ev.kind == "nak" and policy not in (policy_raiser_acked, policy_raiser_withdrew):
+        if ev.kind == "nak" and policy not in _NAK_POLICIES:
             continue
         r = policy(ev)
         if r is not None:
