@@ -249,10 +249,7 @@ def test_docker_build_when_a_daemon_is_available():
 # --- documentation --------------------------------------------------------------------
 
 def readme_text() -> str:
-    # docs/README-ops.md holds the operations sections until they are merged into
-    # README.md; after the merge README.md alone must name every file.
-    parts = [REPO / "README.md", REPO / "docs" / "README-ops.md"]
-    return "\n".join(p.read_text() for p in parts if p.exists())
+    return (REPO / "README.md").read_text()
 
 
 def test_readme_references_every_deploy_file():
