@@ -358,6 +358,11 @@ M007_DECIDED = """
         CREATE INDEX tagged_messages_undecided ON tagged_messages(decided) WHERE decided = 0;
 """
 
+M008_TRAILER_PEOPLE = """
+        CREATE INDEX trailers_person ON trailers(person_addr);
+        CREATE INDEX concerns_message ON concerns(message_id);
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -367,6 +372,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("005_concern_candidates", M005_CANDIDATES),
     ("006_subject_parts", M006_SUBJECT_PARTS),
     ("007_decided", M007_DECIDED),
+    ("008_trailer_people", M008_TRAILER_PEOPLE),
 ]
 
 

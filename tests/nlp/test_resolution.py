@@ -3,7 +3,7 @@ each path is checked on a real thread, and each resolution names its evidence.""
 
 from __future__ import annotations
 
-from nlp.decide import _evidence
+from nlp.decide import _evidence, _ThreadCache
 from nlp.resolution import (
     Evidence,
     LaterVersion,
@@ -51,7 +51,7 @@ def _real_evidence(db, c: dict) -> Evidence:
     row = db.execute("SELECT c.*, m.thread_id FROM concerns c JOIN messages m "
                      "ON m.message_id = c.message_id WHERE c.id = ?", [c["id"]])
     cols = [d[0] for d in row.description]
-    return _evidence(db.conn, dict(zip(cols, row.fetchone(), strict=True)), {})
+    return _evidence(db.conn, dict(zip(cols, row.fetchone(), strict=True)), _ThreadCache(db.conn, {}))
 
 
 def test_a_later_changelog_changing_the_named_code_resolves_it(devset_db):
