@@ -27,8 +27,9 @@ class Context:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--db", "db_path", envvar="ABIWATCH_DB", default=DEFAULT_DB, show_default=True,
-              help="SQLite database file (or set ABIWATCH_DB).")
+@click.option("--db", "db_path", envvar="ABIWATCH_DB", default=None,
+              help=f"SQLite database file (or set ABIWATCH_DB; else [database] path in the "
+                   f"config file; else ./{DEFAULT_DB}).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.version_option(package_name="abiwatch")
 @click.pass_context
@@ -44,7 +45,7 @@ def cli(ctx: click.Context, db_path: str, verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG),
                         format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = Context(db_path)
+    ctx.obj = Context(db_path or _configured_db())
 
 
 @cli.command()
@@ -159,6 +160,15 @@ def explain(obj: Context, concern_id: int) -> None:
 def stats(obj: Context) -> None:
     """Print what the database holds: messages, threads, patches, series, trailers."""
     click.echo(report.archive_report(obj.db(readonly=True)))
+
+
+def _configured_db() -> str:
+    # The config file (ABIWATCH_CONFIG) may name the database; a broken config is
+    # reported by the commands that need it, not by every command.
+    from bot.config import read_settings
+
+    settings, _problems = read_settings()
+    return settings.database.path or DEFAULT_DB
 
 
 def _register_commands() -> None:
