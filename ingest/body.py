@@ -188,6 +188,7 @@ class SplitText:
     signature: str
     footer: str
     diffs: list[str]
+    diffstat: list[str] = field(default_factory=list)
 
 
 def strip_footer(text: str) -> tuple[str, str]:
@@ -289,13 +290,14 @@ def split_text(text: str) -> SplitText:
     _mark_outlook_quote(lines, kinds, text)
     _mark_signature(lines, kinds)
     _mark_diffstat(lines, kinds)
-    parts: dict[str, list[str]] = {"own": [], "quoted": [], "sig": []}
+    parts: dict[str, list[str]] = {"own": [], "quoted": [], "sig": [], "diffstat": []}
     for line, kind in zip(lines, kinds, strict=True):
         bucket = parts.get(kind)
         if bucket is not None:
             bucket.append(line)
     own, quoted, sig = (_join(parts[k]) for k in ("own", "quoted", "sig"))
-    return SplitText(own, quoted, sig, footer.strip(), diffs)
+    return SplitText(own, quoted, sig, footer.strip(), diffs,
+                     [d for d in parts["diffstat"] if d.strip() != "---"])
 
 
 def _mark_attributions(lines: list[str], kinds: list[str]) -> None:

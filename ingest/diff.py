@@ -130,3 +130,23 @@ def pull_request_url(text: str) -> str | None:
     if not m:
         return None
     return " ".join(p for p in m.groups() if p)
+
+
+_STAT_LINE = re.compile(r"^ (\S.*?)\s+\|\s+(\d+) ?(\+*)(-*)\s*$")
+_STAT_TOTAL = re.compile(r"(\d+) insertions?\(\+\)|(\d+) deletions?\(-\)")
+
+
+def summarize_diffstat(lines: list[str]) -> DiffSummary:
+    """Return the files of a diffstat (a cover letter's), splitting each file's change
+    count between insertions and deletions by the +/- graph, which git scales."""
+    summary = DiffSummary()
+    for line in lines:
+        m = _STAT_LINE.match(line)
+        if not m:
+            continue
+        path, n, plus, minus = m.group(1).strip(), int(m.group(2)), len(m.group(3)), len(m.group(4))
+        if path.startswith(".../") or " => " in path:
+            continue  # shortened or renamed: not a path we can match on
+        ins = round(n * plus / (plus + minus)) if plus + minus else 0
+        summary.files[path] = FileChange(path, ins, n - ins)
+    return summary

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ingest.body import extract_body, looks_like_diff, split_text
-from ingest.diff import pull_request_url, summarize_diffs
+from ingest.diff import pull_request_url, summarize_diffs, summarize_diffstat
 from ingest.headers import (
     Problems,
     addresses_in,
@@ -191,6 +191,10 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         elif subj.is_patch and subj.is_cover:
             kind = "cover"
     summary = summarize_diffs(diffs) if diffs else None
+    if summary is None and kind == "cover" and split.diffstat:
+        # a cover letter's diffstat is the series' list of files
+        stat = summarize_diffstat(split.diffstat)
+        summary = stat if stat.files else None
 
     trailers = extract_trailers(split.own, (from_name, from_addr))
     change_id = next((t.value for t in trailers if t.name == "change-id"), None)

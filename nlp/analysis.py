@@ -140,9 +140,14 @@ _SYMBOL_CACHE: dict[tuple[str, tuple[str, ...]], re.Pattern] = {}
 
 
 def _symbols_regex(iface) -> re.Pattern:
-    key = (iface.name, iface.symbols)
+    """One pattern for an interface's symbols and (as whole words, any case) its aliases."""
+    key = (iface.name, iface.symbols + iface.aliases)
     if key not in _SYMBOL_CACHE:
-        _SYMBOL_CACHE[key] = re.compile("|".join(f"(?:{s})" for s in iface.symbols))
+        words = "|".join(re.escape(a) for a in sorted(iface.aliases, key=len, reverse=True))
+        parts = [f"(?:{s})" for s in iface.symbols]
+        if words:
+            parts.append(f"(?i:(?<![\\w-])(?:{words})(?![\\w-]))")
+        _SYMBOL_CACHE[key] = re.compile("|".join(parts))
     return _SYMBOL_CACHE[key]
 
 
@@ -155,7 +160,7 @@ def diff_interfaces(catalog: Catalog, paths: list[str], diff: str | None) -> dic
     if diff:
         changed = "\n".join(m.group(1) for m in _DIFF_CHANGED.finditer(diff[:400000]))
         for iface in catalog.interfaces:
-            if iface.name in out or not iface.symbols:
+            if iface.name in out or not (iface.symbols or iface.aliases):
                 continue
             m = _symbols_regex(iface).search(changed)
             if m:

@@ -73,18 +73,19 @@ def _batches(db: sqlite_utils.Database, version: str, redo: bool) -> Iterator[li
         if not rows:
             return
         last = rows[-1][4]
-        diff_ids = [r[0] for r in rows if r[3]]
+        ids = [r[0] for r in rows]
+        marks = ",".join("?" * len(ids))
         paths: dict[str, list[str]] = {}
         diffs: dict[str, str] = {}
+        # every message, not only those with a diff: a cover letter's diffstat lists files too
+        for mid, path in db.conn.execute(
+                f"SELECT message_id, path FROM patch_files WHERE message_id IN ({marks})", ids):
+            paths.setdefault(mid, []).append(path)
+        diff_ids = [r[0] for r in rows if r[3]]
         if diff_ids:
-            marks = ",".join("?" * len(diff_ids))
-            for mid, path in db.conn.execute(
-                    f"SELECT message_id, path FROM patch_files WHERE message_id IN ({marks})",
-                    diff_ids):
-                paths.setdefault(mid, []).append(path)
             for mid, diff in db.conn.execute(
-                    f"SELECT message_id, diff FROM patches WHERE message_id IN ({marks})",
-                    diff_ids):
+                    f"SELECT message_id, diff FROM patches WHERE message_id IN "
+                    f"({','.join('?' * len(diff_ids))})", diff_ids):
                 diffs[mid] = diff or ""
         yield [(mid, subj or "", own or "", paths.get(mid, []), diffs.get(mid))
                for mid, subj, own, _, _ in rows]
