@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 SOURCES = [ROOT / "tests" / "fixtures" / "nlp_devset" / "threads"]
 _ID = re.compile(rb"<([^<>@\s]+@[^<>\s]+)>")
+_SUBJECT = re.compile(rb"(?im)^subject:[^\n]*(?:\n[ \t][^\n]*)*")
 
 
 def real_messages() -> list[bytes]:
@@ -50,6 +51,8 @@ def write_archive(path: Path, n: int) -> int:
                     break
                 head, sep, body = raw.partition(b"\n\n")
                 head = _ID.sub(lambda m, s=suffix: b"<" + m.group(1).replace(b"@", s + b"@", 1) + b">", head)
+                # each copy is its own discussion: same shape, different subject
+                head = _SUBJECT.sub(lambda m, s=suffix: m.group(0) + b" (" + s[1:] + b")", head, count=1)
                 body = re.sub(rb"(?m)^(>*From )", rb">\1", body)
                 f.write(b"From mboxrd@z Thu Jan  1 00:00:00 1970\n" + head + sep + body + b"\n\n")
                 written += 1
