@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from ingest.threading import link_threads
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
+WAL_CHECKPOINT_PAGES = 65536
 MESSAGE_COLUMNS = [
     "id", "message_id", "synthetic_id", "subject", "norm_subject", "from_name", "from_addr",
     "from_raw", "date", "date_raw", "date_source", "to_addrs", "cc_addrs", "in_reply_to",
@@ -62,13 +64,58 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+# messages columns in the order Rows.message carries them; id and run_id come first,
+# filled in by the writer
+_MESSAGE_FIELDS = [c for c in MESSAGE_COLUMNS if c not in ("id", "run_id")]
+_PATCH_FIELDS = PATCH_COLUMNS
+
+
+@dataclass(slots=True)
+class Rows:
+    """One parsed message as plain tuples: what a worker sends the writer.
+
+    Tuples, not Parsed's dicts: a third less to pickle across the process
+    boundary and faster positional executemany in the writer.
+    """
+
+    message_id: str
+    content_key: str
+    sha256: str
+    source: str | None
+    list_ids: list[str]
+    message: tuple
+    raw: tuple  # (sha256, message_id, raw, size, source, mbox_from)
+    references: list[str]
+    patch: tuple | None
+    patch_files: list[tuple]
+    trailers: list[tuple]
+    problems: list[tuple[str, str]]
+
+
+def to_rows(p: Parsed) -> Rows:
+    """Return the compact form of a Parsed message."""
+    m, r = p.message, p.raw
+    mid = m["message_id"]
+    return Rows(
+        mid, m["content_key"], r["sha256"], r["source"], p.list_ids,
+        tuple(m[c] for c in _MESSAGE_FIELDS),
+        (r["sha256"], mid, r["raw"], r["size"], r["source"], r["mbox_from"]),
+        p.references,
+        tuple(p.patch[c] for c in _PATCH_FIELDS) if p.patch else None,
+        [(f["message_id"], f["path"], f["insertions"], f["deletions"]) for f in p.patch_files],
+        [(t["message_id"], t["name"], t["value"], t["person_name"], t["person_addr"])
+         for t in p.trailers],
+        p.problems,
+    )
+
+
 def _parse_chunk(chunk: list[Event]) -> list[Any]:
     out: list[Any] = []
     for ev in chunk:
         if isinstance(ev, RawMail):
             try:
-                out.append((parse_message(ev.raw, source=ev.source, mbox_from=ev.mbox_from),
-                            len(ev.raw)))
+                out.append((to_rows(parse_message(ev.raw, source=ev.source,
+                                                  mbox_from=ev.mbox_from)), len(ev.raw)))
             except Exception as exc:  # parse_message is total; this guards the guard
                 out.append((NotMail(ev.source, f"parser crashed: {exc!r}"), len(ev.raw)))
         else:
@@ -90,6 +137,12 @@ def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
         yield chunk
 
 
+_INSERT_MESSAGE = (f"INSERT INTO messages (id, run_id, {', '.join(_MESSAGE_FIELDS)}) VALUES "
+                   f"({', '.join('?' * (2 + len(_MESSAGE_FIELDS)))})")
+_INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(_PATCH_FIELDS)}) VALUES "
+                 f"({', '.join('?' * len(_PATCH_FIELDS))})")
+
+
 class Writer:
     """Writes parsed batches; one transaction per batch."""
 
@@ -106,15 +159,18 @@ class Writer:
     def write(self, results: list[tuple[Any, int]]) -> None:
         conn = self.conn
         with conn:
-            parsed = [p for p, _ in results if isinstance(p, Parsed)]
-            shas = [p.raw["sha256"] for p in parsed]
-            known_raw = self._existing("SELECT sha256 FROM raw_messages WHERE sha256 IN ({})", shas)
-            mids = [p.message["message_id"] for p in parsed]
+            parsed = [p for p, _ in results if isinstance(p, Rows)]
+            known_raw = self._existing("SELECT sha256 FROM raw_messages WHERE sha256 IN ({})",
+                                       [p.sha256 for p in parsed])
             known_msg = dict(self._existing_rows(
-                "SELECT message_id, content_key FROM messages WHERE message_id IN ({})", mids))
+                "SELECT message_id, content_key FROM messages WHERE message_id IN ({})",
+                [p.message_id for p in parsed]))
             new_msgs, new_raw, refs, patches, files, trailers, problems = [], [], [], [], [], [], []
             memberships: list[tuple[str, str]] = []
             fts = []
+            run_id = self.run_id
+            subject_at = 2 + _MESSAGE_FIELDS.index("subject")
+            own_at = 2 + _MESSAGE_FIELDS.index("own_text")
             for item, size in results:
                 if isinstance(item, NotMail):
                     self._not_mail(item)
@@ -122,34 +178,34 @@ class Writer:
                 if isinstance(item, SourceDone):
                     self._source_done(item)
                     continue
-                p: Parsed = item
+                p: Rows = item
                 self.stats.read += 1
                 self.stats.bytes += size
-                mid = p.message["message_id"]
+                mid = p.message_id
                 lists = [self.list_name] if self.list_name else p.list_ids
                 memberships.extend((mid, name) for name in lists)
-                sha = p.raw["sha256"]
+                sha = p.sha256
                 if sha in known_raw:
                     self.stats.duplicate += 1
                     continue
                 known_raw.add(sha)
-                raw_row = dict(p.raw, run_id=self.run_id, is_variant=0)
+                is_variant = 0
                 if mid in known_msg:
-                    if known_msg[mid] == p.message["content_key"]:
+                    if known_msg[mid] == p.content_key:
                         self.stats.duplicate += 1  # the same mail via another list or file
                     else:
-                        raw_row["is_variant"] = 1
+                        is_variant = 1
                         self.stats.variants += 1
-                        problems.append((mid, sha, p.raw["source"], "message-id-variant",
+                        problems.append((mid, sha, p.source, "message-id-variant",
                                          "same Message-ID, different content; kept in raw_messages"))
-                    new_raw.append(raw_row)
+                    new_raw.append(p.raw + (is_variant, run_id))
                     continue
-                known_msg[mid] = p.message["content_key"]
-                row = dict(p.message, id=self.next_id, run_id=self.run_id)
+                known_msg[mid] = p.content_key
+                row = (self.next_id, run_id) + p.message
                 self.next_id += 1
                 new_msgs.append(row)
-                fts.append((row["id"], row["subject"], row["own_text"]))
-                new_raw.append(raw_row)
+                fts.append((row[0], row[subject_at], row[own_at]))
+                new_raw.append(p.raw + (is_variant, run_id))
                 refs.extend((mid, i, r) for i, r in enumerate(p.references))
                 if p.patch:
                     patches.append(p.patch)
@@ -157,26 +213,26 @@ class Writer:
                 trailers.extend(p.trailers)
                 if p.problems:
                     self.stats.problems += 1
-                problems.extend((mid, sha, p.raw["source"], k, d) for k, d in p.problems)
+                problems.extend((mid, sha, p.source, k, d) for k, d in p.problems)
                 self.stats.new += 1
-            self._insert("messages", MESSAGE_COLUMNS, new_msgs)
+            if new_msgs:
+                conn.executemany(_INSERT_MESSAGE, new_msgs)
             conn.executemany(
-                "INSERT INTO raw_messages (sha256, message_id, raw, size, is_variant, source, "
-                "mbox_from, run_id) VALUES (:sha256, :message_id, :raw, :size, :is_variant, "
-                ":source, :mbox_from, :run_id)", new_raw)
+                "INSERT INTO raw_messages (sha256, message_id, raw, size, source, mbox_from, "
+                "is_variant, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_raw)
             conn.executemany("INSERT OR IGNORE INTO message_references VALUES (?, ?, ?)", refs)
-            self._insert("patches", PATCH_COLUMNS, patches, ignore=True)
+            if patches:
+                conn.executemany(_INSERT_PATCH, patches)
             conn.executemany(
-                "INSERT OR IGNORE INTO patch_files VALUES (:message_id, :path, :insertions, "
-                ":deletions)", files)
+                "INSERT OR IGNORE INTO patch_files (message_id, path, insertions, deletions) "
+                "VALUES (?, ?, ?, ?)", files)
             conn.executemany(
                 "INSERT OR IGNORE INTO trailers (message_id, name, value, person_name, "
-                "person_addr) VALUES (:message_id, :name, :value, :person_name, :person_addr)",
-                trailers)
+                "person_addr) VALUES (?, ?, ?, ?, ?)", trailers)
             conn.executemany(
                 "INSERT OR IGNORE INTO parse_problems (message_id, subject_key, source, kind, "
                 "detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
-                [(m, s, src, k, d, self.run_id) for m, s, src, k, d in problems])
+                [(m, s, src, k, d, run_id) for m, s, src, k, d in problems])
             conn.executemany("INSERT OR IGNORE INTO lists (name) VALUES (?)",
                              [(n,) for n in {n for _, n in memberships}])
             conn.executemany("INSERT OR IGNORE INTO message_lists VALUES (?, ?)", memberships)
@@ -192,14 +248,6 @@ class Writer:
             part = keys[i:i + 500]
             out.extend(self.conn.execute(sql.format(",".join("?" * len(part))), part))
         return out
-
-    def _insert(self, table: str, columns: list[str], rows: list[dict], ignore=False) -> None:
-        if not rows:
-            return
-        verb = "INSERT OR IGNORE" if ignore else "INSERT"
-        sql = (f"{verb} INTO {table} ({', '.join(columns)}) VALUES "
-               f"({', '.join(':' + c for c in columns)})")
-        self.conn.executemany(sql, rows)
 
     def _not_mail(self, item: NotMail) -> None:
         self.stats.not_mail += 1
@@ -281,19 +329,31 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
     writer = Writer(db, stats.run_id, list_name, stats)
     bar = _progress_bar(total_bytes, progress)
     status = "failed"
+    # A checkpoint every 1000 WAL pages (the default) costs as much as the inserts in a
+    # bulk load; checkpoint every 256 MB instead, and once at the end.
+    db.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     try:
         chunks = _chunks(events, batch_size)
         if workers > 1:
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(workers) as pool:
-                for results in pool.imap(_parse_chunk, chunks):
-                    _write(writer, results, bar, stats, started)
+                # At most workers + 1 chunks in flight: memory stays flat whether the
+                # parsers or the writer are the slower side (Pool.imap would buffer every
+                # parsed chunk the writer has not taken yet).
+                pending: deque = deque()
+                for chunk in chunks:
+                    pending.append(pool.apply_async(_parse_chunk, (chunk,)))
+                    if len(pending) > workers:
+                        _write(writer, pending.popleft().get(), bar, stats, started)
+                while pending:
+                    _write(writer, pending.popleft().get(), bar, stats, started)
         else:
             for chunk in chunks:
                 _write(writer, _parse_chunk(chunk), bar, stats, started)
         link_new_messages(db)
         status = "complete"
     finally:
+        db.conn.execute("PRAGMA wal_autocheckpoint = 1000")
         if bar is not None:
             bar.close()
         stats.seconds = time.perf_counter() - started
@@ -303,6 +363,7 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
                 "duplicate = ?, variants = ?, problems = ?, not_mail = ? WHERE id = ?",
                 [_now(), status, stats.read, stats.new, stats.duplicate, stats.variants,
                  stats.problems, stats.not_mail, stats.run_id])
+        db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     return stats
 
 

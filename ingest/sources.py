@@ -66,12 +66,20 @@ SkipCheck = Callable[[str, int, float], bool]
 
 def unquote_mboxrd(data: bytes) -> bytes:
     """Return a message body with mboxrd's '>From ' quoting undone (one '>' removed)."""
+    if b">From " not in data:  # every quoted line contains it; most mail has none
+        return data
     return _MBOXRD_QUOTED.sub(rb"\1", data)
 
 
 def iter_mbox(stream: BinaryIO, source: str, *, fmt: str = "auto") -> Iterator[RawMail]:
     """Yield the messages of an mbox stream; fmt is 'mboxrd', 'mboxo' or 'auto'."""
-    buf = b""
+    # Candidates are found with bytes.find(b"\nFrom ") (memchr speed) and only then
+    # checked with the From_ regex: a regex search anchored with ^ in MULTILINE mode
+    # tries every byte of every message. A b"\n" in front of the first chunk makes
+    # the start of the file a line start like any other.
+    buf = b"\n"
+    pos = 1  # where the current message starts
+    scan = 0  # where to look for the next candidate
     from_line: bytes | None = None
     rd: bool | None = None if fmt == "auto" else fmt == "mboxrd"
     eof = False
@@ -80,29 +88,38 @@ def iter_mbox(stream: BinaryIO, source: str, *, fmt: str = "auto") -> Iterator[R
         if not chunk:
             eof = True
         buf += chunk
-        pos = 0
         while True:
-            m = _FROM_LINE.search(buf, pos)
-            if m is None:
+            idx = buf.find(b"\nFrom ", scan)
+            if idx < 0:
+                scan = max(len(buf) - 5, pos - 1)
                 break
-            if m.start() == 0 or buf[m.start() - 1:m.start()] == b"\n":
-                body = buf[pos:m.start()]
-                if from_line is not None:
-                    yield _mail(body, source, from_line, rd)
-                elif body.strip():
-                    # text before the first From_ line: a bare message glued in front
-                    yield _mail(body, source, None, rd)
-                from_line = m.group(0)
-                if rd is None:
-                    rd = from_line.startswith(b"From mboxrd@")
-                pos = m.end()
-            else:  # pragma: no cover - '^' with re.M already means after a newline
-                pos = m.end()
-        buf = buf[pos:]
-        if eof:
-            if from_line is not None or buf.strip():
-                yield _mail(buf, source, from_line, rd)
-            break
+            start = idx + 1
+            if not eof and buf.find(b"\n", start) < 0:
+                scan = idx  # the line is not complete yet: read more first
+                break
+            m = _FROM_LINE.match(buf, start)
+            if m is None:  # "From here on..." in an mboxo body
+                scan = start
+                continue
+            body = buf[pos:start]
+            if from_line is not None:
+                yield _mail(body, source, from_line, rd)
+            elif body.strip():
+                # text before the first From_ line: a bare message glued in front
+                yield _mail(body, source, None, rd)
+            from_line = m.group(0)
+            if rd is None:
+                rd = from_line.startswith(b"From mboxrd@")
+            pos = m.end()
+            scan = pos - 1  # a From_ line may follow at once (an empty message)
+        cut = pos - 1  # keep the newline before pos, so a From_ line there is found
+        if cut > 0:
+            buf = buf[cut:]
+            pos -= cut
+            scan = max(scan - cut, 0)
+    rest = buf[pos:]
+    if from_line is not None or rest.strip():
+        yield _mail(rest, source, from_line, rd)
 
 
 def _mail(body: bytes, source: str, from_line: bytes | None, rd: bool | None) -> RawMail:
