@@ -65,8 +65,18 @@ def concern_counts(db: sqlite_utils.Database, interface: str | None = None) -> d
 
 
 def people_matching(db: sqlite_utils.Database, text: str, limit: int = 10) -> list[dict]:
-    """Return people (name, address, messages) whose name or address contains text."""
+    """Return people (name, address, messages) whose name or address contains text.
+
+    People who raised concerns are looked up first (a small table); the whole
+    archive's senders only when none of them matches.
+    """
     like = f"%{text.strip().lower()}%"
+    rows = _dicts(db, "SELECT author_addr AS addr, MAX(author_name) AS name, COUNT(*) AS messages "
+                      "FROM concerns WHERE author_addr IS NOT NULL AND "
+                      "(lower(author_name) LIKE ? OR author_addr LIKE ?) "
+                      "GROUP BY author_addr ORDER BY messages DESC LIMIT ?", [like, like, limit])
+    if rows:
+        return rows
     return _dicts(db, "SELECT from_addr AS addr, MAX(from_name) AS name, COUNT(*) AS messages "
                       "FROM messages WHERE from_addr IS NOT NULL AND "
                       "(lower(from_name) LIKE ? OR from_addr LIKE ?) "
@@ -83,19 +93,15 @@ def concern_authors(db: sqlite_utils.Database, prefix: str = "", limit: int = 25
 
 
 def interface_summary(db: sqlite_utils.Database, interface: str) -> dict:
-    """Return counts, people, series and last activity for one interface."""
-    row = db.execute(
-        "SELECT COUNT(*), COUNT(DISTINCT m.thread_id), MAX(m.date), MIN(m.date) "
-        "FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id "
-        "WHERE mi.interface = ?", [interface]).fetchone()
-    people = _dicts(db, "SELECT MAX(m.from_name) AS name, m.from_addr AS addr, COUNT(*) AS n "
-                        "FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id "
-                        "WHERE mi.interface = ? GROUP BY m.from_addr ORDER BY n DESC LIMIT 8",
-                    [interface])
+    """Return counts, people, series and last activity for one interface (from the
+    summaries `abiwatch tag` keeps in interface_stats and interface_people)."""
+    row = db.execute("SELECT messages, threads, last_date, first_date FROM interface_stats "
+                     "WHERE interface = ?", [interface]).fetchone() or (0, 0, None, None)
+    people = _dicts(db, "SELECT name, addr, messages AS n FROM interface_people "
+                        "WHERE interface = ? ORDER BY messages DESC, addr LIMIT 8", [interface])
     series = _dicts(db, "SELECT s.id, s.series_key, s.title, s.version, s.is_rfc, s.author_name, "
-                        "s.first_date, s.supersedes, s.superseded_by FROM series s "
-                        "WHERE s.id IN (SELECT p.series_id FROM patches p JOIN message_interfaces mi "
-                        "ON mi.message_id = p.message_id WHERE mi.interface = ?) "
+                        "s.first_date, s.supersedes, s.superseded_by FROM interface_series i "
+                        "JOIN series s ON s.id = i.series_id WHERE i.interface = ? "
                         "ORDER BY s.first_date DESC LIMIT 12", [interface])
     return {"messages": row[0], "threads": row[1], "last": row[2], "first": row[3],
             "people": people, "series": series, "counts": concern_counts(db, interface)}
@@ -177,6 +183,35 @@ def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: 
         params.append(file_like)
     if not where:
         return []
+    return _dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
+                      "substr(m.own_text, 1, 300) AS snippet FROM messages m "
+                      f"WHERE {' AND '.join(where)} ORDER BY m.date DESC LIMIT ?", [*params, limit])
+
+
+def search_messages_ranked(db: sqlite_utils.Database, *, fts: str | None, subject_fts: str | None,
+                           from_like: str | None, since: str | None, until: str | None,
+                           file_like: str | None, limit: int = 20, pool: int = 1000) -> list[dict]:
+    """Like search_messages, but full-text matches are taken best first (the top `pool`
+    by rank) before the other filters and the newest-first order apply: common words
+    stay fast on a large archive."""
+    if not (fts or subject_fts):
+        return search_messages(db, fts=None, subject_fts=None, from_like=from_like, since=since,
+                               until=until, file_like=file_like, limit=limit)
+    match = " AND ".join(q for q in (fts, subject_fts) if q)
+    where, params = ["m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
+                     "ORDER BY rank LIMIT ?)"], [match, pool]
+    if from_like:
+        where.append("(lower(m.from_name) LIKE ? OR m.from_addr LIKE ?)")
+        params += [from_like, from_like]
+    if since:
+        where.append("m.date >= ?")
+        params.append(since)
+    if until:
+        where.append("m.date < ?")
+        params.append(until)
+    if file_like:
+        where.append("m.message_id IN (SELECT message_id FROM patch_files WHERE path LIKE ?)")
+        params.append(file_like)
     return _dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
                       "substr(m.own_text, 1, 300) AS snippet FROM messages m "
                       f"WHERE {' AND '.join(where)} ORDER BY m.date DESC LIMIT ?", [*params, limit])

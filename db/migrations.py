@@ -363,6 +363,29 @@ M008_TRAILER_PEOPLE = """
         CREATE INDEX concerns_message ON concerns(message_id);
 """
 
+M009_INTERFACE_SUMMARIES = """
+        CREATE TABLE interface_stats (
+            interface TEXT PRIMARY KEY,
+            messages INTEGER NOT NULL,
+            threads INTEGER NOT NULL,
+            people INTEGER NOT NULL,
+            first_date TEXT,
+            last_date TEXT
+        );
+        CREATE TABLE interface_people (
+            interface TEXT NOT NULL,
+            addr TEXT NOT NULL,
+            name TEXT,
+            messages INTEGER NOT NULL,
+            PRIMARY KEY (interface, addr)
+        );
+        CREATE TABLE interface_series (
+            interface TEXT NOT NULL,
+            series_id TEXT NOT NULL,
+            PRIMARY KEY (interface, series_id)
+        );
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -373,6 +396,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("006_subject_parts", M006_SUBJECT_PARTS),
     ("007_decided", M007_DECIDED),
     ("008_trailer_people", M008_TRAILER_PEOPLE),
+    ("009_interface_summaries", M009_INTERFACE_SUMMARIES),
 ]
 
 

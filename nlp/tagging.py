@@ -91,6 +91,25 @@ def _batches(db: sqlite_utils.Database, version: str, redo: bool) -> Iterator[li
                for mid, subj, own, _, _ in rows]
 
 
+def refresh_summaries(db: sqlite_utils.Database) -> None:
+    """Rebuild the per-interface summaries the bot answers `interface NAME` from."""
+    with db.conn:
+        for table in ("interface_stats", "interface_people", "interface_series"):
+            db.conn.execute(f"DELETE FROM {table}")
+        db.conn.execute(
+            "INSERT INTO interface_stats SELECT mi.interface, COUNT(*), COUNT(DISTINCT m.thread_id), "
+            "COUNT(DISTINCT m.from_addr), MIN(m.date), MAX(m.date) FROM message_interfaces mi "
+            "JOIN messages m ON m.message_id = mi.message_id GROUP BY mi.interface")
+        db.conn.execute(
+            "INSERT INTO interface_people SELECT mi.interface, m.from_addr, MAX(m.from_name), COUNT(*) "
+            "FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id "
+            "WHERE m.from_addr IS NOT NULL GROUP BY mi.interface, m.from_addr")
+        db.conn.execute(
+            "INSERT OR IGNORE INTO interface_series SELECT DISTINCT mi.interface, p.series_id "
+            "FROM message_interfaces mi JOIN patches p ON p.message_id = mi.message_id "
+            "WHERE p.series_id IS NOT NULL")
+
+
 def store_catalog(db: sqlite_utils.Database, catalog: Catalog) -> None:
     """Write the catalog's interfaces to the `interfaces` table (for SQL users and the bot)."""
     with db.conn:
@@ -188,6 +207,8 @@ def tag(db: sqlite_utils.Database, *, redo: bool = False, catalog_path: str | No
         "ON m.message_id = t.message_id WHERE t.decided = 0 AND m.thread_id IS NOT NULL")}
     stats.threads = len(threads)
     decide_threads(db, threads, catalog)
+    if analyzed or threads:
+        refresh_summaries(db)
     for status, n in db.execute("SELECT status, COUNT(*) FROM concerns GROUP BY status"):
         setattr(stats, status, n) if status in ("open", "resolved") else None
     stats.concerns = stats.open + stats.resolved
