@@ -30,6 +30,7 @@ import email
 import email.parser
 import email.utils
 import io
+import os
 import random
 import re
 import shutil
@@ -375,22 +376,23 @@ def bare_parse(path: str) -> None:
     print(n)
 
 
-def run_measured(cmd: list[str]) -> tuple[float, int, str]:
-    """Run cmd in a fresh wrapper process; return (wall seconds, peak RSS in KB, stdout)."""
+def run_measured(cmd: list[str]) -> tuple[float, int, float, str]:
+    """Run cmd in a fresh wrapper process; return (wall s, peak RSS KB, CPU s, stdout)."""
     wrapper = ("import resource, subprocess, sys, time\n"
                "t = time.perf_counter()\n"
                "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
                "dt = time.perf_counter() - t\n"
                "sys.stderr.write(p.stderr)\n"
                "if p.returncode: sys.exit(p.returncode)\n"
-               "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+               "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+               "print(dt, ru.ru_maxrss, ru.ru_utime + ru.ru_stime)\n"
                "print(p.stdout)\n")
     out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"{cmd} failed:\n{out.stderr[-3000:]}")
     first, rest = out.stdout.split("\n", 1)
-    secs, rss = first.split()
-    return float(secs), int(rss), rest
+    secs, rss, cpu = first.split()
+    return float(secs), int(rss), float(cpu), rest
 
 
 def main() -> None:
@@ -424,27 +426,33 @@ def main() -> None:
         small_size = small.stat().st_size
 
         rows = []
-        secs, rss, out = run_measured([sys.executable, __file__, "--_bare", str(archive)])
+        load_before = os.getloadavg()[0]
+        secs, rss, cpu, out = run_measured([sys.executable, __file__, "--_bare", str(archive)])
         assert int(out.split()[0]) == count, out
-        rows.append(("bare parse (compat32)", count, size, secs, rss))
+        rows.append(("bare parse (compat32)", count, size, secs, rss, cpu))
         cli = [sys.executable, "-m", "bot.cli"]
         for label, path, n, sz in (("abiwatch ingest (1/5)", small, small_n, small_size),
                                    ("abiwatch ingest", archive, count, size)):
             db = work / f"{path.stem}.db"
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
-            secs, rss, out = run_measured([*cli, "--db", str(db), "ingest", "--no-progress",
-                                           str(path)])
+            secs, rss, cpu, out = run_measured([*cli, "--db", str(db), "ingest",
+                                                "--no-progress", str(path)])
             print(f"  {label}: {out.strip()}")
-            rows.append((label, n, sz, secs, rss))
+            rows.append((label, n, sz, secs, rss, cpu))
+        load_after = os.getloadavg()[0]
         print()
         print(f"{'':24} {'messages':>9} {'MB':>7} {'seconds':>8} {'msg/s':>8} {'MB/s':>6} "
-              f"{'peak RSS MB':>11}")
-        for label, n, sz, secs, rss in rows:
+              f"{'peak RSS MB':>11} {'CPU s':>7} {'CPU ms/msg':>10}")
+        for label, n, sz, secs, rss, cpu in rows:
             print(f"{label:24} {n:9,} {sz / 1e6:7,.0f} {secs:8.1f} {n / secs:8,.0f} "
-                  f"{sz / 1e6 / secs:6.1f} {rss / 1024:11,.0f}")
+                  f"{sz / 1e6 / secs:6.1f} {rss / 1024:11,.0f} {cpu:7.1f} {cpu / n * 1e3:10.3f}")
         bare, whole = rows[0][3], rows[2][3]
-        print(f"\ningest / bare parse = {whole / bare:.2f}x  (bar: <= 2x, aim 1x)")
+        cores = os.cpu_count() or 1
+        print(f"\ningest / bare parse = {whole / bare:.2f}x wall  (bar: <= 2x, aim 1x)")
+        print(f"CPU: ingest {rows[2][5]:.0f} s over {cores} cores -> {rows[2][5] / cores / bare:.2f}x "
+              f"the bare parse if the cores were free (load average {load_before:.1f} before, "
+              f"{load_after:.1f} after: other processes share this machine)")
         print(f"peak RSS at {small_n:,} vs {count:,} messages: {rows[1][4] / 1024:,.0f} MB vs "
               f"{rows[2][4] / 1024:,.0f} MB (largest single process: the writer or a parser)")
     finally:

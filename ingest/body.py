@@ -301,18 +301,15 @@ def split_text(text: str) -> SplitText:
 
 
 def _mark_attributions(lines: list[str], kinds: list[str]) -> None:
+    # An attribution is the last line with words before a block of quoted lines
+    # (blank lines between allowed). Walk from each quote block back to that line.
     n = len(lines)
-    # nxt[i]: the _next_content of line i, for all lines in one backward pass (the
-    # loop below only changes kinds at or before i, so these stay exact)
-    nxt = [n] * n
-    j = n
-    for i in range(n - 1, -1, -1):
-        nxt[i] = j
-        if kinds[i] != "own" or lines[i].strip():
-            j = i
-    for i in range(n):
-        j = nxt[i]
-        if j >= n or kinds[j] != "quoted" or kinds[i] != "own" or not lines[i].strip():
+    starts = [j for j in range(n) if kinds[j] == "quoted" and (j == 0 or kinds[j - 1] != "quoted")]
+    for j in starts:
+        i = j - 1
+        while i >= 0 and kinds[i] == "own" and not lines[i].strip():
+            i -= 1
+        if i < 0 or kinds[i] != "own":
             continue
         if _ATTRIBUTION.search(lines[i]):
             kinds[i] = "quoted"

@@ -1,8 +1,12 @@
-"""Loading parsed mail into the database: batched, idempotent, resumable.
+"""Loading mail into the database: batched, idempotent, resumable, on every core.
 
-Parsing runs in worker processes that return plain rows; this process owns
-SQLite and writes each batch in one transaction, so a crash leaves the
-database as it was after the last whole batch, and the next run picks up.
+Two worker processes each parse a chunk of mail and then write it themselves, one
+at a time and in input order (a turnstile): while one worker writes, the other
+parses, and parsed rows never travel back through a pipe to a single writer.
+Each batch is one transaction, so a crash leaves the database as it was after the
+last whole batch and the next run picks up; writing in input order keeps message
+ids, and so the whole database, identical to a one-process run. The main process
+only reads the archives and hands out chunks.
 """
 
 from __future__ import annotations
@@ -10,117 +14,33 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 import sqlite_utils
 
-from ingest.record import Parsed, parse_message
-from ingest.series import link_series, link_trailers
-from ingest.sources import Event, NotMail, RawMail, SourceDone, count_bytes, iter_paths
-from ingest.threading import link_threads
+from ingest.sources import Event, RawMail, count_bytes, iter_paths
+from ingest.writer import (  # noqa: F401 - re-exported: the module's public names
+    MESSAGE_COLUMNS,
+    PATCH_COLUMNS,
+    IngestStats,
+    Rows,
+    Writer,
+    _now,
+    link_new_messages,
+    parse_chunk,
+    to_rows,
+)
 
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
+LINK_EVERY = 20  # batches between two linking passes (see _link_due)
 WAL_CHECKPOINT_PAGES = 65536
-MESSAGE_COLUMNS = [
-    "id", "message_id", "synthetic_id", "subject", "norm_subject", "from_name", "from_addr",
-    "from_raw", "date", "date_raw", "date_source", "to_addrs", "cc_addrs", "in_reply_to",
-    "references_json", "is_reply", "is_patch", "has_diff", "own_text", "quoted_text",
-    "signature", "content_type", "charset", "content_key", "raw_sha256", "run_id",
-    "subject_title", "subject_version", "subject_is_patch",
-]
-PATCH_COLUMNS = ["message_id", "kind", "title", "version", "part", "total", "is_rfc", "prefixes",
-                 "files_changed", "insertions", "deletions", "change_id", "pull_url", "diff"]
-
-
-@dataclass
-class IngestStats:
-    """What one ingest run did; the CLI prints it."""
-
-    run_id: int = 0
-    read: int = 0
-    new: int = 0
-    duplicate: int = 0
-    variants: int = 0
-    problems: int = 0
-    not_mail: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return self.read / self.seconds if self.seconds else 0.0
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-# messages columns in the order Rows.message carries them; id and run_id come first,
-# filled in by the writer
-_MESSAGE_FIELDS = [c for c in MESSAGE_COLUMNS if c not in ("id", "run_id")]
-_PATCH_FIELDS = PATCH_COLUMNS
-
-
-@dataclass(slots=True)
-class Rows:
-    """One parsed message as plain tuples: what a worker sends the writer.
-
-    Tuples, not Parsed's dicts: a third less to pickle across the process
-    boundary and faster positional executemany in the writer.
-    """
-
-    message_id: str
-    content_key: str
-    sha256: str
-    source: str | None
-    list_ids: list[str]
-    message: tuple
-    raw: tuple  # (sha256, message_id, raw, size, source, mbox_from)
-    references: list[str]
-    patch: tuple | None
-    patch_files: list[tuple]
-    trailers: list[tuple]
-    problems: list[tuple[str, str]]
-
-
-def to_rows(p: Parsed) -> Rows:
-    """Return the compact form of a Parsed message."""
-    m, r = p.message, p.raw
-    mid = m["message_id"]
-    return Rows(
-        mid, m["content_key"], r["sha256"], r["source"], p.list_ids,
-        tuple(m[c] for c in _MESSAGE_FIELDS),
-        (r["sha256"], mid, r["raw"], r["size"], r["source"], r["mbox_from"]),
-        p.references,
-        tuple(p.patch[c] for c in _PATCH_FIELDS) if p.patch else None,
-        [(f["message_id"], f["path"], f["insertions"], f["deletions"]) for f in p.patch_files],
-        [(t["message_id"], t["name"], t["value"], t["person_name"], t["person_addr"])
-         for t in p.trailers],
-        p.problems,
-    )
-
-
-def _parse_chunk(chunk: list[Event]) -> list[Any]:
-    out: list[Any] = []
-    for ev in chunk:
-        if isinstance(ev, RawMail):
-            try:
-                out.append((to_rows(parse_message(ev.raw, source=ev.source,
-                                                  mbox_from=ev.mbox_from)), len(ev.raw)))
-            except Exception as exc:  # parse_message is total; this guards the guard
-                out.append((NotMail(ev.source, f"parser crashed: {exc!r}"), len(ev.raw)))
-        else:
-            out.append((ev, 0))
-    return out
 
 
 def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
@@ -137,165 +57,6 @@ def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
         yield chunk
 
 
-_INSERT_MESSAGE = (f"INSERT INTO messages (id, run_id, {', '.join(_MESSAGE_FIELDS)}) VALUES "
-                   f"({', '.join('?' * (2 + len(_MESSAGE_FIELDS)))})")
-_INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(_PATCH_FIELDS)}) VALUES "
-                 f"({', '.join('?' * len(_PATCH_FIELDS))})")
-
-
-class Writer:
-    """Writes parsed batches; one transaction per batch."""
-
-    def __init__(self, db: sqlite_utils.Database, run_id: int, list_name: str | None,
-                 stats: IngestStats):
-        self.db = db
-        self.conn = db.conn
-        self.run_id = run_id
-        self.list_name = list_name
-        self.stats = stats
-        row = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()
-        self.next_id = row[0] + 1
-
-    def write(self, results: list[tuple[Any, int]]) -> None:
-        conn = self.conn
-        with conn:
-            parsed = [p for p, _ in results if isinstance(p, Rows)]
-            known_raw = self._existing("SELECT sha256 FROM raw_messages WHERE sha256 IN ({})",
-                                       [p.sha256 for p in parsed])
-            known_msg = dict(self._existing_rows(
-                "SELECT message_id, content_key FROM messages WHERE message_id IN ({})",
-                [p.message_id for p in parsed]))
-            new_msgs, new_raw, refs, patches, files, trailers, problems = [], [], [], [], [], [], []
-            memberships: list[tuple[str, str]] = []
-            fts = []
-            run_id = self.run_id
-            subject_at = 2 + _MESSAGE_FIELDS.index("subject")
-            own_at = 2 + _MESSAGE_FIELDS.index("own_text")
-            for item, size in results:
-                if isinstance(item, NotMail):
-                    self._not_mail(item)
-                    continue
-                if isinstance(item, SourceDone):
-                    self._source_done(item)
-                    continue
-                p: Rows = item
-                self.stats.read += 1
-                self.stats.bytes += size
-                mid = p.message_id
-                lists = [self.list_name] if self.list_name else p.list_ids
-                memberships.extend((mid, name) for name in lists)
-                sha = p.sha256
-                if sha in known_raw:
-                    self.stats.duplicate += 1
-                    continue
-                known_raw.add(sha)
-                is_variant = 0
-                if mid in known_msg:
-                    if known_msg[mid] == p.content_key:
-                        self.stats.duplicate += 1  # the same mail via another list or file
-                    else:
-                        is_variant = 1
-                        self.stats.variants += 1
-                        problems.append((mid, sha, p.source, "message-id-variant",
-                                         "same Message-ID, different content; kept in raw_messages"))
-                    new_raw.append(p.raw + (is_variant, run_id))
-                    continue
-                known_msg[mid] = p.content_key
-                row = (self.next_id, run_id) + p.message
-                self.next_id += 1
-                new_msgs.append(row)
-                fts.append((row[0], row[subject_at], row[own_at]))
-                new_raw.append(p.raw + (is_variant, run_id))
-                refs.extend((mid, i, r) for i, r in enumerate(p.references))
-                if p.patch:
-                    patches.append(p.patch)
-                    files.extend(p.patch_files)
-                trailers.extend(p.trailers)
-                if p.problems:
-                    self.stats.problems += 1
-                problems.extend((mid, sha, p.source, k, d) for k, d in p.problems)
-                self.stats.new += 1
-            if new_msgs:
-                conn.executemany(_INSERT_MESSAGE, new_msgs)
-            conn.executemany(
-                "INSERT INTO raw_messages (sha256, message_id, raw, size, source, mbox_from, "
-                "is_variant, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_raw)
-            conn.executemany("INSERT OR IGNORE INTO message_references VALUES (?, ?, ?)", refs)
-            if patches:
-                conn.executemany(_INSERT_PATCH, patches)
-            conn.executemany(
-                "INSERT OR IGNORE INTO patch_files (message_id, path, insertions, deletions) "
-                "VALUES (?, ?, ?, ?)", files)
-            conn.executemany(
-                "INSERT OR IGNORE INTO trailers (message_id, name, value, person_name, "
-                "person_addr) VALUES (?, ?, ?, ?, ?)", trailers)
-            conn.executemany(
-                "INSERT OR IGNORE INTO parse_problems (message_id, subject_key, source, kind, "
-                "detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
-                [(m, s, src, k, d, run_id) for m, s, src, k, d in problems])
-            conn.executemany("INSERT OR IGNORE INTO lists (name) VALUES (?)",
-                             [(n,) for n in {n for _, n in memberships}])
-            conn.executemany("INSERT OR IGNORE INTO message_lists VALUES (?, ?)", memberships)
-            conn.executemany(
-                "INSERT INTO messages_fts (rowid, subject, own_text) VALUES (?, ?, ?)", fts)
-
-    def _existing(self, sql: str, keys: list[str]) -> set[str]:
-        return {r[0] for r in self._existing_rows(sql, keys)}
-
-    def _existing_rows(self, sql: str, keys: list[str]) -> list[tuple]:
-        out: list[tuple] = []
-        for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
-            out.extend(self.conn.execute(sql.format(",".join("?" * len(part))), part))
-        return out
-
-    def _not_mail(self, item: NotMail) -> None:
-        self.stats.not_mail += 1
-        self.stats.errors.append(f"{item.source}: {item.reason}")
-        self.conn.execute(
-            "INSERT OR IGNORE INTO parse_problems (message_id, subject_key, source, kind, detail, "
-            "run_id) VALUES (NULL, ?, ?, 'not-mail', ?, ?)",
-            [item.source, item.source, item.reason, self.run_id])
-
-    def _source_done(self, item: SourceDone) -> None:
-        if item.kind == "public-inbox":
-            if item.git_commit:
-                self.conn.execute(
-                    "INSERT INTO inbox_progress (git_dir, last_commit, messages) VALUES (?, ?, ?) "
-                    "ON CONFLICT(git_dir) DO UPDATE SET last_commit = excluded.last_commit, "
-                    "messages = inbox_progress.messages + excluded.messages",
-                    [item.path, item.git_commit, item.messages])
-            return
-        self.conn.execute(
-            "INSERT OR REPLACE INTO source_files (path, kind, size, mtime, messages, complete, "
-            "run_id, list) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-            [item.path, item.kind, item.size, item.mtime, item.messages, self.run_id,
-             self.list_name or ""])
-
-
-def link_new_messages(db: sqlite_utils.Database) -> int:
-    """Thread, group into series and link trailers for all unlinked mail, atomically."""
-    conn = db.conn
-    with conn:
-        new_patch_authors = {r[0] or "" for r in conn.execute(
-            "SELECT m.from_addr FROM patches p JOIN messages m ON m.message_id = p.message_id "
-            "WHERE m.needs_linking = 1")}
-        threads = link_threads(db)
-        if not threads:
-            return 0
-        conn.execute("DROP TABLE IF EXISTS temp.linked_threads")
-        conn.execute("CREATE TEMP TABLE linked_threads (id TEXT PRIMARY KEY)")
-        conn.executemany("INSERT INTO temp.linked_threads VALUES (?)", [(t,) for t in threads])
-        # Authors whose patches moved thread (a cover letter arrived late) regroup too.
-        authors = new_patch_authors | {r[0] or "" for r in conn.execute(
-            "SELECT DISTINCT m.from_addr FROM patches p JOIN messages m "
-            "ON m.message_id = p.message_id WHERE m.thread_id IN (SELECT id FROM temp.linked_threads)")}
-        link_series(db, authors)
-        link_trailers(db, threads)
-        conn.execute("DROP TABLE temp.linked_threads")
-    return len(threads)
-
-
 def _skip_check(db: sqlite_utils.Database, list_name: str | None) -> Callable[..., bool]:
     done = {(r[0], r[1], r[2], r[3]) for r in db.execute(
         "SELECT path, size, mtime, list FROM source_files WHERE complete = 1")}
@@ -308,6 +69,17 @@ def _skip_check(db: sqlite_utils.Database, list_name: str | None) -> Callable[..
 def _inbox_position(db: sqlite_utils.Database) -> Callable[[str], str | None]:
     pos = {r[0]: r[1] for r in db.execute("SELECT git_dir, last_commit FROM inbox_progress")}
     return lambda git_dir: pos.get(git_dir)
+
+
+def _link_due(seq: int) -> bool:
+    # Link as we go: linking holds every unlinked message in memory, so doing it once
+    # at the end made memory grow with the archive. Threads, series and trailers are
+    # recomputed from stored rows, so linking in rounds gives the same result.
+    return (seq + 1) % LINK_EVERY == 0
+
+
+def _db_path(db: sqlite_utils.Database) -> str:
+    return db.conn.execute("PRAGMA database_list").fetchone()[2] or ""
 
 
 def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None = None,
@@ -326,7 +98,8 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
     total_bytes = count_bytes(paths)
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if total_bytes > 8 << 20 else 1
-    writer = Writer(db, stats.run_id, list_name, stats)
+    if not _db_path(db):
+        workers = 1  # an in-memory database cannot be opened by another process
     bar = _progress_bar(total_bytes, progress)
     status = "failed"
     # A checkpoint every 1000 WAL pages (the default) costs as much as the inserts in a
@@ -335,21 +108,15 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
     try:
         chunks = _chunks(events, batch_size)
         if workers > 1:
-            ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(workers) as pool:
-                # At most workers + 1 chunks in flight: memory stays flat whether the
-                # parsers or the writer are the slower side (Pool.imap would buffer every
-                # parsed chunk the writer has not taken yet).
-                pending: deque = deque()
-                for chunk in chunks:
-                    pending.append(pool.apply_async(_parse_chunk, (chunk,)))
-                    if len(pending) > workers:
-                        _write(writer, pending.popleft().get(), bar, stats, started)
-                while pending:
-                    _write(writer, pending.popleft().get(), bar, stats, started)
+            _run_parallel(db, chunks, workers, list_name, stats, bar, started)
         else:
-            for chunk in chunks:
-                _write(writer, _parse_chunk(chunk), bar, stats, started)
+            writer = Writer(db, stats.run_id, list_name, stats)
+            for seq, chunk in enumerate(chunks):
+                before = stats.bytes
+                writer.write(parse_chunk(chunk))
+                if _link_due(seq):
+                    link_new_messages(db)
+                _progress(bar, stats, stats.bytes - before, started)
         link_new_messages(db)
         status = "complete"
     finally:
@@ -367,11 +134,87 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
     return stats
 
 
-def _write(writer: Writer, results, bar, stats: IngestStats, started: float) -> None:
-    before = stats.bytes
-    writer.write(results)
+def _run_parallel(db, chunks: Iterator[list[Event]], workers: int, list_name: str | None,
+                  stats: IngestStats, bar, started: float) -> None:
+    ctx = multiprocessing.get_context("fork")
+    cond = ctx.Condition()
+    turn = ctx.Value("q", 0, lock=False)  # the batch whose turn it is to be written
+    failed = ctx.Value("b", 0, lock=False)
+    init = (_db_path(db), stats.run_id, list_name, cond, turn, failed, os.getpid())
+    with ctx.Pool(workers, initializer=_init_worker, initargs=init) as pool:
+        # At most workers + 1 chunks in flight, so memory stays flat.
+        pending: deque = deque()
+        for seq, chunk in enumerate(chunks):
+            pending.append(pool.apply_async(_parse_and_write, (seq, chunk, _link_due(seq))))
+            if len(pending) > workers:
+                _merge(stats, pending.popleft().get(), bar, started)
+        while pending:
+            _merge(stats, pending.popleft().get(), bar, started)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(db_path: str, run_id: int, list_name: str | None, cond, turn, failed,
+                 parent: int) -> None:
+    # A worker must never outlive a killed ingest: it could still be writing when the
+    # next run starts. Ask the kernel to SIGKILL it with its parent (Linux).
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    from db import open_db
+
+    db = open_db(db_path)
+    db.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+    _WORKER.update(db=db, run_id=run_id, list_name=list_name, cond=cond, turn=turn,
+                   failed=failed)
+
+
+def _parse_and_write(seq: int, chunk: list[Event], link: bool) -> IngestStats:
+    """Parse a chunk, wait for its turn, write it (and link if due); return its stats."""
+    w = _WORKER
+    stats = IngestStats(run_id=w["run_id"])
+    error: BaseException | None = None
+    try:
+        results = parse_chunk(chunk)
+    except BaseException as exc:  # noqa: BLE001 - re-raised below, after the turn moves on
+        results, error = None, exc
+    cond, turn = w["cond"], w["turn"]
+    with cond:
+        while turn.value != seq:
+            cond.wait()
+    try:
+        if error is not None:
+            raise error
+        if not w["failed"].value:  # after a failed batch, later ones are not written
+            Writer(w["db"], w["run_id"], w["list_name"], stats).write(results)
+            if link:
+                link_new_messages(w["db"])
+    except BaseException:
+        w["failed"].value = 1
+        raise
+    finally:
+        with cond:
+            turn.value = seq + 1
+            cond.notify_all()
+    return stats
+
+
+def _merge(stats: IngestStats, part: IngestStats, bar, started: float) -> None:
+    for name in ("read", "new", "duplicate", "variants", "problems", "not_mail", "bytes"):
+        setattr(stats, name, getattr(stats, name) + getattr(part, name))
+    stats.errors.extend(part.errors)
+    _progress(bar, stats, part.bytes, started)
+
+
+def _progress(bar, stats: IngestStats, nbytes: int, started: float) -> None:
     if bar is not None:
-        bar.update(stats.bytes - before)
+        bar.update(nbytes)
         elapsed = time.perf_counter() - started
         bar.set_postfix_str(f"{stats.read} msgs, {stats.read / elapsed:,.0f} msg/s", refresh=False)
 

@@ -134,6 +134,22 @@ def _count(db_path: Path) -> int:
         return 0
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    """Return the pids of live processes whose command line contains text (Linux /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().split(") ", 1)[1][:1]
+        except OSError:
+            continue
+        if text.encode() in cmd and state != "Z":
+            out.append(int(entry.name))
+    return out
+
+
 def _abiwatch(db_path: Path, archive: Path) -> list[str]:
     return [sys.executable, "-m", "bot.cli", "--db", str(db_path), "ingest", "--no-progress",
             str(archive)]
@@ -161,7 +177,12 @@ def test_sigkill_mid_run_then_rerun_equals_one_clean_run(h, tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    # the parser/writer workers die with it at once: without PR_SET_PDEATHSIG they would
+    # go on writing the batches already handed to them, even while a re-run starts
     partial = _count(killed)
+    time.sleep(1.5)
+    assert _count(killed) == partial
+    assert not _processes_mentioning(str(killed))
     assert 0 < partial < total
     # the killed run left whole batches only: an integrity check passes
     conn = sqlite3.connect(killed)
@@ -172,4 +193,44 @@ def test_sigkill_mid_run_then_rerun_equals_one_clean_run(h, tmp_path):
     subprocess.run(_abiwatch(killed, archive), check=True, capture_output=True, env=env,
                    cwd=h.REPO, timeout=300)
     diff = h.diff_dumps(h.dump(clean), h.dump(killed))
+    assert not diff, diff
+
+
+@pytest.mark.slow
+def test_linking_in_rounds_gives_the_same_database_as_linking_once(h, tmp_path, new_db,
+                                                                   monkeypatch):
+    """Long runs link every LINK_EVERY batches (so memory stays flat); threads, series
+    and trailers must come out exactly as when everything is linked at the end."""
+    import ingest.load as load
+
+    src = [str(h.shared("lore-inbox-lkml-2006-2007")), str(h.shared("lfdr-virtualization-list")),
+           str(h.shared("lfdr-linux-hyperv"))]
+    once = new_db("once.db")
+    ingest(once, src, progress=False, workers=1, batch_size=100)
+    monkeypatch.setattr(load, "LINK_EVERY", 2)
+    calls = []
+    real_link = load.link_new_messages
+    monkeypatch.setattr(load, "link_new_messages", lambda db: calls.append(1) or real_link(db))
+    rounds = new_db("rounds.db")
+    ingest(rounds, src, progress=False, workers=1, batch_size=100)
+    assert len(calls) > 4
+    diff = h.diff_dumps(h.dump(tmp_path / "once.db"), h.dump(tmp_path / "rounds.db"))
+    assert not diff, diff
+
+
+@pytest.mark.slow
+def test_two_workers_writing_in_turn_give_the_same_database_as_one_process(
+        h, tmp_path, new_db, monkeypatch):
+    """Workers write their batches themselves, one at a time in input order: ids,
+    duplicates, variants and links must be exactly those of a one-process run."""
+    import ingest.load as load
+
+    src = [str(h.shared())]
+    one = new_db("one.db")
+    ingest(one, src, progress=False, workers=1, batch_size=50)
+    monkeypatch.setattr(load, "LINK_EVERY", 7)
+    two = new_db("two.db")
+    stats = ingest(two, src, progress=False, workers=2, batch_size=50)
+    assert stats.read > 1000 and stats.variants > 0  # the corpus reuses some ids
+    diff = h.diff_dumps(h.dump(tmp_path / "one.db"), h.dump(tmp_path / "two.db"))
     assert not diff, diff
