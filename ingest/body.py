@@ -8,6 +8,7 @@ belongs to the message it was quoted from.
 
 from __future__ import annotations
 
+import binascii
 import re
 from dataclasses import dataclass, field
 from email.message import Message
@@ -73,12 +74,19 @@ def _strip_html(html: str) -> str:
 
 
 def extract_body(content_type: str, transfer_encoding: str, body: bytes, raw: bytes,
-                 problems: Problems) -> Body:
+                 problems: Problems, disposition: str | None = None) -> Body:
     """Return the message's decoded text; the MIME parser only runs when it must."""
     ctype = content_type.split(";", 1)[0].strip().lower() or "text/plain"
     cte = transfer_encoding.strip().lower()
     if ctype == "text/plain" and cte in ("", "7bit", "8bit", "binary"):
         text, cs = decode_text(body, _param(content_type, "charset"), problems)
+        return Body(text, ctype, cs)
+    if ctype == "text/plain" and cte == "quoted-printable" and disposition == "" \
+            and "name" not in content_type.lower():
+        # One quoted-printable text part, not an attachment: what the MIME parser
+        # would do, without it (binascii is what quopri uses)
+        text, cs = decode_text(binascii.a2b_qp(body), _param(content_type, "charset"),
+                               problems)
         return Body(text, ctype, cs)
     try:
         msg = _PARSER.parsebytes(raw)
@@ -288,8 +296,10 @@ def split_text(text: str) -> SplitText:
         i += 1
     _mark_attributions(lines, kinds)
     _mark_outlook_quote(lines, kinds, text)
-    _mark_signature(lines, kinds)
-    _mark_diffstat(lines, kinds)
+    if "--" in text:
+        _mark_signature(lines, kinds)
+    if "|" in text or "changed" in text:  # a diffstat needs one or the other
+        _mark_diffstat(lines, kinds)
     parts: dict[str, list[str]] = {"own": [], "quoted": [], "sig": [], "diffstat": []}
     for line, kind in zip(lines, kinds, strict=True):
         bucket = parts.get(kind)

@@ -33,11 +33,15 @@ class DiffSummary:
         return sum(f.deletions for f in self.files.values())
 
 
+_TREE_PREFIX = re.compile(r"(?:linux[\w.+-]*|kernel[-_.][\w.+-]*|[\w.+-]+\.(?:orig|new))/")
+
+
 def _clean_path(path: str, *, git: bool = False) -> str | None:
     path = path.strip('"')
     if path in ("/dev/null", "dev/null"):
         return None
-    path = re.sub(r"\t.*$", "", path)
+    if "\t" in path:
+        path = path.split("\t", 1)[0]
     if git:
         # the git header regex already took off a/ and b/; "kernel/..." is a real path
         return path or None
@@ -45,8 +49,7 @@ def _clean_path(path: str, *, git: bool = False) -> str | None:
     # "kernel/sched/sched.h" is the kernel's own kernel/ directory, not a tarball dir
     if path.startswith(("a/", "b/")):
         path = path[2:]
-    elif re.match(r"^(?:linux[\w.+-]*|kernel[-_.][\w.+-]*)/", path) \
-            or re.match(r"^[\w.+-]+\.(orig|new)/", path):
+    elif _TREE_PREFIX.match(path):
         path = path.split("/", 1)[1] if "/" in path else path
     return path or None
 

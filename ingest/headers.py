@@ -33,7 +33,7 @@ class Problems:
 
 
 _BLOCK_END = re.compile(rb"\n\r?\n")
-_FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:(.*)$", re.M)
+_FIELD = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]*:[ \t]*(.*)$", re.M)
 
 
 def split_message(raw: bytes, problems: Problems) -> tuple[list[tuple[str, bytes]], bytes]:
@@ -49,7 +49,9 @@ def split_message(raw: bytes, problems: Problems) -> tuple[list[tuple[str, bytes
         unfolded = head.replace(b"\r\n", b"\n").replace(b"\n ", b" ").replace(b"\n\t", b" ")
         fields = _FIELD.findall(unfolded)
         if len(fields) == unfolded.count(b"\n") + 1:
-            return [(n.decode("ascii").lower(), v.strip()) for n, v in fields], body
+            # values keep trailing blanks: every reader goes through decode_header,
+            # which collapses whitespace
+            return [(n.decode().lower(), v) for n, v in fields], body
     return _split_message_slow(raw, problems)
 
 

@@ -162,7 +162,7 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
 
     try:
         body = extract_body(h("content-type"), h("content-transfer-encoding"), body_bytes, raw,
-                            problems)
+                            problems, h("content-disposition"))
         text, ctype, charset = body.text, body.content_type, body.charset
         attached = body.attached_patches
         forwarded = body.forwarded

@@ -42,9 +42,15 @@ class Subject:
 def _tokens(group: str) -> list[str]:
     # "[RFC, PATCH 0/24]", "[PATCH net-next v3 0/4]", "[PATCH 2 of 5]"
     group = group.replace(",", " ")
-    group = re.sub(r"(\d+)\s+of\s+(\d+)", r"\1/\2", group, flags=re.I)
-    group = re.sub(r"(\d+)\s*/\s*(\d+)", r"\1/\2", group)
+    if "of" in group.lower():
+        group = _OF.sub(r"\1/\2", group)
+    if "/" in group:
+        group = _SLASH.sub(r"\1/\2", group)
     return group.split()
+
+
+_OF = re.compile(r"(\d+)\s+of\s+(\d+)", re.I)
+_SLASH = re.compile(r"(\d+)\s*/\s*(\d+)")
 
 
 def parse_subject(subject: str | None) -> Subject:
