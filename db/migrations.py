@@ -386,6 +386,13 @@ M009_INTERFACE_SUMMARIES = """
         );
 """
 
+M010_LINK_QUEUE = """
+        CREATE TABLE link_queue (message_id TEXT PRIMARY KEY) WITHOUT ROWID;
+        INSERT INTO link_queue SELECT message_id FROM messages WHERE needs_linking = 1;
+        DROP INDEX messages_needs_linking;
+        ALTER TABLE messages DROP COLUMN needs_linking;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -397,6 +404,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("007_decided", M007_DECIDED),
     ("008_trailer_people", M008_TRAILER_PEOPLE),
     ("009_interface_summaries", M009_INTERFACE_SUMMARIES),
+    ("010_link_queue", M010_LINK_QUEUE),
 ]
 
 

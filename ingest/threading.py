@@ -28,6 +28,7 @@ class Node:
     subject: str | None
     is_reply: bool
     date: str | None
+    stored: tuple = ()  # (parent_id, parent_source, thread_id, depth) as in the table now
 
 
 def _temp_ids(conn, name: str, ids) -> None:
@@ -38,13 +39,54 @@ def _temp_ids(conn, name: str, ids) -> None:
 
 def _nodes(conn, sql: str, params=()) -> dict[str, Node]:
     out = {}
-    for mid, irt, refs, norm, subject, is_reply, date in conn.execute(sql, params):
+    for mid, irt, refs, norm, subject, is_reply, date, *stored in conn.execute(sql, params):
         out[mid] = Node(mid, irt, json.loads(refs) if refs else [], norm, subject,
-                        bool(is_reply), date)
+                        bool(is_reply), date, tuple(stored))
     return out
 
 
-_NODE_COLS = "message_id, in_reply_to, references_json, norm_subject, subject, is_reply, date"
+_NODE_COLS = ("message_id, in_reply_to, references_json, norm_subject, subject, is_reply, date, "
+              "parent_id, parent_source, thread_id, depth")
+
+
+def predict_links(conn, rows: list[tuple[str, str | None, list[str], bool]]
+                  ) -> dict[str, tuple[str | None, str, str | None, int | None]]:
+    """Return the (parent_id, parent_source, thread_id, depth) that linking will most likely
+    give each new message, from its headers and its parent's stored thread.
+
+    Written with the row, so the linking pass (which recomputes everything and writes
+    only what differs) rarely has to rewrite a large message row again. rows are
+    (message_id, in_reply_to, references, is_reply) in input order.
+    """
+    parents = {}
+    for mid, irt, refs, _ in rows:
+        if irt and irt != mid:
+            parents[mid] = (irt, "in-reply-to")
+        elif refs:
+            parents[mid] = (refs[-1], "references")
+    want = sorted({p for p, _ in parents.values()})
+    known: dict[str, tuple[str | None, int | None]] = {}
+    for i in range(0, len(want), 500):
+        part = want[i:i + 500]
+        for mid, tid, depth in conn.execute(
+                f"SELECT message_id, thread_id, depth FROM messages WHERE message_id IN "
+                f"({','.join('?' * len(part))})", part):
+            known[mid] = (tid, depth)
+    out: dict[str, tuple[str | None, str, str | None, int | None]] = {}
+    for mid, _irt, _refs, is_reply in rows:
+        if mid in parents:
+            par, how = parents[mid]
+            tid, depth = known.get(par, (None, None))
+            if tid is not None and depth is not None:
+                out[mid] = (par, how, tid, depth + 1)
+            else:
+                out[mid] = (par, how, None, None)
+        elif not is_reply:
+            out[mid] = (None, "none", mid, 0)
+        else:
+            out[mid] = (None, None, None, None)  # a subject match decides; linking finds it
+        known.setdefault(mid, (out[mid][2], out[mid][3]))
+    return out
 
 
 def _subject_parent(conn, node: Node) -> str | None:
@@ -70,8 +112,10 @@ def link_threads(db: sqlite_utils.Database) -> set[str]:
     updated atomically with the threads they depend on.
     """
     conn = db.conn
-    new = _nodes(conn, f"SELECT {_NODE_COLS} FROM messages WHERE needs_linking = 1")
+    new = _nodes(conn, f"SELECT {_NODE_COLS} FROM messages WHERE message_id IN "
+                       "(SELECT message_id FROM link_queue)")
     if not new:
+        conn.execute("DELETE FROM link_queue")
         return set()
     _temp_ids(conn, "new_ids", new)
     ref_ids = {r for n in new.values() for r in n.references}
@@ -82,8 +126,9 @@ def link_threads(db: sqlite_utils.Database) -> set[str]:
         # threads holding a message or placeholder the new mail refers to
         "SELECT thread_id FROM messages WHERE message_id IN (SELECT id FROM temp.ref_ids)",
         "SELECT thread_id FROM placeholders WHERE message_id IN (SELECT id FROM temp.ref_ids)",
-        # threads where the new mail was a placeholder, or is referred to
+        # threads where the new mail was a placeholder, or is referred to, or was put
         "SELECT thread_id FROM placeholders WHERE message_id IN (SELECT id FROM temp.new_ids)",
+        "SELECT thread_id FROM messages WHERE message_id IN (SELECT id FROM temp.new_ids)",
         "SELECT m.thread_id FROM message_references r JOIN messages m "
         "ON m.message_id = r.message_id WHERE r.ref_id IN (SELECT id FROM temp.new_ids)",
         # earlier header-less replies that may answer the new mail
@@ -114,6 +159,7 @@ def link_threads(db: sqlite_utils.Database) -> set[str]:
                 subject_parents[node.message_id] = parent
     forest = build_forest(nodes, subject_parents)
     _write(conn, nodes, forest, affected)
+    conn.execute("DELETE FROM link_queue WHERE message_id IN (SELECT id FROM temp.new_ids)")
     conn.execute("DROP TABLE IF EXISTS temp.new_ids")
     conn.execute("DROP TABLE IF EXISTS temp.ref_ids")
     conn.execute("DROP TABLE IF EXISTS temp.affected")
@@ -215,19 +261,24 @@ def build_forest(nodes: dict[str, Node], subject_parents: dict[str, str]) -> For
 
 
 def _write(conn, nodes: dict[str, Node], forest: Forest, affected: set[str]) -> None:
-    conn.execute("DELETE FROM placeholders WHERE thread_id IN (SELECT id FROM temp.affected)")
-    conn.execute("DELETE FROM placeholders WHERE message_id IN (SELECT id FROM temp.new_ids)")
-    conn.execute("DELETE FROM threads WHERE thread_id IN (SELECT id FROM temp.affected)")
+    # Only what changed is written: rewriting a message row copies its whole text.
     conn.executemany(
-        "UPDATE messages SET parent_id = ?, parent_source = ?, thread_id = ?, depth = ?, "
-        "needs_linking = 0 WHERE message_id = ?",
-        [(forest.parent.get(m), forest.source.get(m), forest.thread[m], forest.depth[m], m)
-         for m in nodes])
+        "UPDATE messages SET parent_id = ?, parent_source = ?, thread_id = ?, depth = ? "
+        "WHERE message_id = ?",
+        [(*want, m) for m, node in nodes.items()
+         if node.stored != (want := (forest.parent.get(m), forest.source.get(m),
+                                     forest.thread[m], forest.depth[m]))])
+    old_ph = {r[0]: tuple(r[1:]) for r in conn.execute(
+        "SELECT message_id, parent_id, thread_id, depth FROM placeholders WHERE thread_id IN "
+        "(SELECT id FROM temp.affected) OR message_id IN (SELECT id FROM temp.new_ids)")}
+    new_ph = {p: (forest.parent.get(p), forest.thread[p], forest.depth[p])
+              for p in forest.placeholders}
+    conn.executemany("DELETE FROM placeholders WHERE message_id = ?",
+                     [(p,) for p in sorted(set(old_ph) - set(new_ph))])
     conn.executemany(
         "INSERT OR REPLACE INTO placeholders (message_id, parent_id, thread_id, depth) "
         "VALUES (?, ?, ?, ?)",
-        [(p, forest.parent.get(p), forest.thread[p], forest.depth[p])
-         for p in sorted(forest.placeholders)])
+        [(p, *v) for p, v in sorted(new_ph.items()) if old_ph.get(p) != v])
     by_root: dict[str, list[Node]] = {}
     for m, node in nodes.items():
         by_root.setdefault(forest.thread[m], []).append(node)
@@ -242,6 +293,8 @@ def _write(conn, nodes: dict[str, Node], forest: Forest, affected: set[str]) -> 
             subject = first.subject
         rows.append((root, root, int(root_node is None), subject, len(members),
                      dates[0] if dates else None, dates[-1] if dates else None))
+    gone = sorted(affected - set(by_root))
+    conn.executemany("DELETE FROM threads WHERE thread_id = ?", [(t,) for t in gone])
     conn.executemany(
         "INSERT OR REPLACE INTO threads (thread_id, root_message_id, root_is_placeholder, "
         "subject, message_count, first_date, last_date) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)

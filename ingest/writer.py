@@ -8,6 +8,7 @@ so a batch that is written again changes nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ import sqlite_utils
 from ingest.record import Parsed, parse_message
 from ingest.series import link_series, link_trailers
 from ingest.sources import Event, NotMail, RawMail, SourceDone
-from ingest.threading import link_threads
+from ingest.threading import link_threads, predict_links
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +119,9 @@ def parse_chunk(chunk: list[Event]) -> list[Any]:
     return out
 
 
-_INSERT_MESSAGE = (f"INSERT INTO messages (id, run_id, {', '.join(_MESSAGE_FIELDS)}) VALUES "
-                   f"({', '.join('?' * (2 + len(_MESSAGE_FIELDS)))})")
+_LINK_FIELDS = ["parent_id", "parent_source", "thread_id", "depth"]
+_INSERT_MESSAGE = (f"INSERT INTO messages (id, run_id, {', '.join(_MESSAGE_FIELDS + _LINK_FIELDS)}) "
+                   f"VALUES ({', '.join('?' * (2 + len(_MESSAGE_FIELDS) + len(_LINK_FIELDS)))})")
 _INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(_PATCH_FIELDS)}) VALUES "
                  f"({', '.join('?' * len(_PATCH_FIELDS))})")
 
@@ -200,7 +202,17 @@ class Writer:
                 problems.extend((mid, sha, p.source, k, d) for k, d in p.problems)
                 self.stats.new += 1
             if new_msgs:
-                conn.executemany(_INSERT_MESSAGE, new_msgs)
+                irt_at = 2 + _MESSAGE_FIELDS.index("in_reply_to")
+                refs_at = 2 + _MESSAGE_FIELDS.index("references_json")
+                reply_at = 2 + _MESSAGE_FIELDS.index("is_reply")
+                predicted = predict_links(conn, [
+                    (r[2 + _MESSAGE_FIELDS.index("message_id")], r[irt_at],
+                     json.loads(r[refs_at]) if r[refs_at] else [], bool(r[reply_at]))
+                    for r in new_msgs])
+                mid_at = 2 + _MESSAGE_FIELDS.index("message_id")
+                conn.executemany(_INSERT_MESSAGE, [r + predicted[r[mid_at]] for r in new_msgs])
+                conn.executemany("INSERT OR IGNORE INTO link_queue VALUES (?)",
+                                 [(r[mid_at],) for r in new_msgs])
             conn.executemany(
                 "INSERT INTO raw_messages (sha256, message_id, raw, size, source, mbox_from, "
                 "is_variant, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_raw)
@@ -263,7 +275,7 @@ def link_new_messages(db: sqlite_utils.Database) -> int:
     with conn:
         new_patch_authors = {r[0] or "" for r in conn.execute(
             "SELECT m.from_addr FROM patches p JOIN messages m ON m.message_id = p.message_id "
-            "WHERE m.needs_linking = 1")}
+            "WHERE m.message_id IN (SELECT message_id FROM link_queue)")}
         threads = link_threads(db)
         if not threads:
             return 0
