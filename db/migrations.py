@@ -393,6 +393,12 @@ M010_LINK_QUEUE = """
         ALTER TABLE messages DROP COLUMN needs_linking;
 """
 
+M011_FTS_STATE = """
+        CREATE TABLE fts_state (id INTEGER PRIMARY KEY CHECK (id = 1), indexed_through INTEGER NOT NULL);
+        INSERT INTO fts_state VALUES (1, (SELECT COALESCE(MAX(id), 0) FROM messages));
+        DROP INDEX messages_in_reply_to;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -405,6 +411,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("008_trailer_people", M008_TRAILER_PEOPLE),
     ("009_interface_summaries", M009_INTERFACE_SUMMARIES),
     ("010_link_queue", M010_LINK_QUEUE),
+    ("011_fts_state", M011_FTS_STATE),
 ]
 
 

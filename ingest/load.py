@@ -31,6 +31,7 @@ from ingest.writer import (  # noqa: F401 - re-exported: the module's public nam
     Rows,
     Writer,
     _now,
+    index_fts,
     link_new_messages,
     parse_chunk,
     to_rows,
@@ -106,6 +107,7 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
     # bulk load; checkpoint every 256 MB instead, and once at the end.
     db.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     try:
+        index_fts(db)  # catch up if a killed run left messages unindexed
         chunks = _chunks(events, batch_size)
         if workers > 1:
             _run_parallel(db, chunks, workers, list_name, stats, bar, started)
@@ -118,6 +120,7 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
                     link_new_messages(db)
                 _progress(bar, stats, stats.bytes - before, started)
         link_new_messages(db)
+        index_fts(db)
         status = "complete"
     finally:
         db.conn.execute("PRAGMA wal_autocheckpoint = 1000")
