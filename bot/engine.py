@@ -236,7 +236,7 @@ class Engine:
         if not any(terms.values()):
             return Answer("search", q.describe(), note="nothing to search for", title="Search")
         try:
-            rows = aq.search_messages_ranked(db, **terms)
+            rows = aq.search_messages(db, **terms)
         except Exception as exc:  # an FTS syntax error from odd input: say so, do not crash
             logger.info("search failed for %r: %s", q.query, exc)
             return Answer("search", q.describe(), note="that search could not be run; try plain words",

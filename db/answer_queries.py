@@ -162,13 +162,18 @@ def thread_nodes(db: sqlite_utils.Database, thread_id: str, limit: int = 500) ->
 
 def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: str | None,
                     from_like: str | None, since: str | None, until: str | None,
-                    file_like: str | None, limit: int = 20) -> list[dict]:
-    """Return messages matching lore-style search terms, best match first, then newest."""
+                    file_like: str | None, limit: int = 20, pool: int | None = 1000) -> list[dict]:
+    """Return messages matching lore-style search terms, newest first.
+
+    Full-text matches are taken best first (the top `pool` by rank) before the other
+    filters and the date order apply, so common words stay fast on a large archive.
+    """
     where, params = [], []
     if fts or subject_fts:
         match = " AND ".join(q for q in (fts, subject_fts) if q)
-        where.append("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")
-        params.append(match)
+        ranked = " ORDER BY rank LIMIT ?" if pool else ""
+        where.append(f"m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?{ranked})")
+        params += [match, pool] if pool else [match]
     if from_like:
         where.append("(lower(m.from_name) LIKE ? OR m.from_addr LIKE ?)")
         params += [from_like, from_like]
@@ -183,35 +188,6 @@ def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: 
         params.append(file_like)
     if not where:
         return []
-    return _dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
-                      "substr(m.own_text, 1, 300) AS snippet FROM messages m "
-                      f"WHERE {' AND '.join(where)} ORDER BY m.date DESC LIMIT ?", [*params, limit])
-
-
-def search_messages_ranked(db: sqlite_utils.Database, *, fts: str | None, subject_fts: str | None,
-                           from_like: str | None, since: str | None, until: str | None,
-                           file_like: str | None, limit: int = 20, pool: int = 1000) -> list[dict]:
-    """Like search_messages, but full-text matches are taken best first (the top `pool`
-    by rank) before the other filters and the newest-first order apply: common words
-    stay fast on a large archive."""
-    if not (fts or subject_fts):
-        return search_messages(db, fts=None, subject_fts=None, from_like=from_like, since=since,
-                               until=until, file_like=file_like, limit=limit)
-    match = " AND ".join(q for q in (fts, subject_fts) if q)
-    where, params = ["m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? "
-                     "ORDER BY rank LIMIT ?)"], [match, pool]
-    if from_like:
-        where.append("(lower(m.from_name) LIKE ? OR m.from_addr LIKE ?)")
-        params += [from_like, from_like]
-    if since:
-        where.append("m.date >= ?")
-        params.append(since)
-    if until:
-        where.append("m.date < ?")
-        params.append(until)
-    if file_like:
-        where.append("m.message_id IN (SELECT message_id FROM patch_files WHERE path LIKE ?)")
-        params.append(file_like)
     return _dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
                       "substr(m.own_text, 1, 300) AS snippet FROM messages m "
                       f"WHERE {' AND '.join(where)} ORDER BY m.date DESC LIMIT ?", [*params, limit])
