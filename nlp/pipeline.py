@@ -79,7 +79,7 @@ class CatalogRuler:
         for p in self.catalog.patterns:
             if p.phrase:
                 self.phrase_rules[p.id] = (CUE_KEY, p.label, p)
-                self.matcher.add(p.id, [make(p.phrase)])
+                self.matcher.add(p.id, [make(v) for v in _spellings(p.phrase)])
             if p.regex:
                 flags = 0 if p.case else re.I
                 regexes.append((p.id, CUE_KEY, p.label, re.compile(p.regex, flags), p))
@@ -98,7 +98,7 @@ class CatalogRuler:
             if pattern is not None:
                 if pattern.sent_start and not _at_sentence_start(doc, start):
                     continue
-                if pattern.case and doc[start:end].text != pattern.phrase:
+                if pattern.case and doc[start:end].text not in _spellings(pattern.phrase):
                     continue
             span = Span(doc, start, end, label=label, span_id=rid)
             (iface_spans if key == IFACE_KEY else cue_spans).append(span)
@@ -116,6 +116,13 @@ class CatalogRuler:
         doc.spans[IFACE_KEY] = iface_spans
         doc.spans[CUE_KEY] = cue_spans
         return doc
+
+
+def _spellings(phrase: str) -> list[str]:
+    """Return a phrase as mail writes it: "don't", "dont" (common on LKML) and "don’t"."""
+    if "'" not in phrase:
+        return [phrase]
+    return [phrase, phrase.replace("'", ""), phrase.replace("'", "\u2019")]
 
 
 def _at_sentence_start(doc: Doc, i: int) -> bool:

@@ -68,3 +68,12 @@ def test_question_cues_count_only_in_a_question(nlp):
     (score, _), _ = _best(nlp, "The reason why I didn't differ this change to actual patch needs "
                                "it is that it pairs nicely with the read/write helpers.")
     assert score < 0.6
+
+
+@pytest.mark.parametrize("sentence", [
+    "I really dont like this.",          # LKML often drops the apostrophe
+    "I don’t think this is right.",      # and mail clients curl it
+])
+def test_cues_match_without_or_with_curly_apostrophes(nlp, sentence):
+    (score, cue), _ = _best(nlp, sentence)
+    assert cue is not None and score >= 0.6
