@@ -26,29 +26,22 @@ def concerns(db: sqlite_utils.Database, *, interface: str | None = None, status:
              until: str | None = None, series_ids: list[str] | None = None,
              limit: int = 50) -> list[dict]:
     """Return concerns matching the filters, newest first."""
+    if (person_addrs is not None and not person_addrs) or (series_ids is not None and not series_ids):
+        return []  # "by nobody" or "in no series" matches nothing
+    # (fixed SQL fragment, value or values); a None value means "no filter"
+    filters = [("c.interface = ?", interface), ("c.status = ?", status),
+               ("c.date >= ?", since), ("c.date < ?", until),
+               ("c.author_addr IN ({})", person_addrs), ("c.series_id IN ({})", series_ids)]
     where, params = [], []
-    if interface:
-        where.append("c.interface = ?")
-        params.append(interface)
-    if status:
-        where.append("c.status = ?")
-        params.append(status)
-    if person_addrs is not None:
-        if not person_addrs:
-            return []
-        where.append(f"c.author_addr IN ({','.join('?' * len(person_addrs))})")
-        params += person_addrs
-    if since:
-        where.append("c.date >= ?")
-        params.append(since)
-    if until:
-        where.append("c.date < ?")
-        params.append(until)
-    if series_ids is not None:
-        if not series_ids:
-            return []
-        where.append(f"c.series_id IN ({','.join('?' * len(series_ids))})")
-        params += series_ids
+    for fragment, value in filters:
+        if not value:
+            continue
+        if isinstance(value, list):
+            where.append(fragment.format(",".join("?" * len(value))))
+            params += value
+        else:
+            where.append(fragment)
+            params.append(value)
     sql = (f"SELECT {CONCERN_COLUMNS} {_CONCERN_FROM} "
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY c.date DESC, c.id DESC LIMIT ?")
     return _dicts(db, sql, [*params, limit])
