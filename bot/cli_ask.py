@@ -19,8 +19,9 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print a JSON object for scripts.")
     @click.pass_obj
     def ask(obj, question, as_json) -> None:
-        """Answer one question, e.g. abiwatch ask "which concerns about VMI are still open?".
+        """Answer one question, in plain words or as a command.
 
+        For example: abiwatch ask "which concerns about VMI are still open?".
         Commands work too: unresolved [INTERFACE], concerns INTERFACE [--status S] [--by P]
         [--since D], interface NAME, patch WORDS, thread MESSAGE-ID, search QUERY, who PERSON.
         """
