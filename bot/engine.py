@@ -326,8 +326,3 @@ def thread_tree(nodes: list[dict], root: str) -> list[dict]:
         out.append({**n, "depth": depth, "url": lore_url(n["message_id"])})
         stack += [(c, depth + 1) for c in reversed(children.get(n["message_id"], []))]
     return out
-
-
-def open_engine(db_path: str | Path) -> Engine:
-    """Return an engine for the database at db_path (it need not exist yet)."""
-    return Engine(db_path)

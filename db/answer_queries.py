@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from db.queries import _dicts
+from db.queries import rows_as_dicts
 
 CONCERN_COLUMNS = (
     "c.id, c.message_id, c.interface, c.status, c.kind, c.text, c.author_name, c.author_addr, "
@@ -44,7 +44,7 @@ def concerns(db: sqlite_utils.Database, *, interface: str | None = None, status:
             params.append(value)
     sql = (f"SELECT {CONCERN_COLUMNS} {_CONCERN_FROM} "
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY c.date DESC, c.id DESC LIMIT ?")
-    return _dicts(db, sql, [*params, limit])
+    return rows_as_dicts(db, sql, [*params, limit])
 
 
 def concern_counts(db: sqlite_utils.Database, interface: str | None = None) -> dict[str, int]:
@@ -64,13 +64,13 @@ def people_matching(db: sqlite_utils.Database, text: str, limit: int = 10) -> li
     archive's senders only when none of them matches.
     """
     like = f"%{text.strip().lower()}%"
-    rows = _dicts(db, "SELECT author_addr AS addr, MAX(author_name) AS name, COUNT(*) AS messages "
+    rows = rows_as_dicts(db, "SELECT author_addr AS addr, MAX(author_name) AS name, COUNT(*) AS messages "
                       "FROM concerns WHERE author_addr IS NOT NULL AND "
                       "(lower(author_name) LIKE ? OR author_addr LIKE ?) "
                       "GROUP BY author_addr ORDER BY messages DESC LIMIT ?", [like, like, limit])
     if rows:
         return rows
-    return _dicts(db, "SELECT from_addr AS addr, MAX(from_name) AS name, COUNT(*) AS messages "
+    return rows_as_dicts(db, "SELECT from_addr AS addr, MAX(from_name) AS name, COUNT(*) AS messages "
                       "FROM messages WHERE from_addr IS NOT NULL AND "
                       "(lower(from_name) LIKE ? OR from_addr LIKE ?) "
                       "GROUP BY from_addr ORDER BY messages DESC LIMIT ?", [like, like, limit])
@@ -79,7 +79,7 @@ def people_matching(db: sqlite_utils.Database, text: str, limit: int = 10) -> li
 def concern_authors(db: sqlite_utils.Database, prefix: str = "", limit: int = 25) -> list[dict]:
     """Return people who raised concerns, most active first (for autocomplete)."""
     like = f"%{prefix.lower()}%"
-    return _dicts(db, "SELECT MAX(author_name) AS name, author_addr AS addr, COUNT(*) AS n "
+    return rows_as_dicts(db, "SELECT MAX(author_name) AS name, author_addr AS addr, COUNT(*) AS n "
                       "FROM concerns WHERE lower(COALESCE(author_name, '')) LIKE ? "
                       "OR COALESCE(author_addr, '') LIKE ? GROUP BY author_addr "
                       "ORDER BY n DESC LIMIT ?", [like, like, limit])
@@ -90,9 +90,9 @@ def interface_summary(db: sqlite_utils.Database, interface: str) -> dict:
     summaries `abiwatch tag` keeps in interface_stats and interface_people)."""
     row = db.execute("SELECT messages, threads, last_date, first_date FROM interface_stats "
                      "WHERE interface = ?", [interface]).fetchone() or (0, 0, None, None)
-    people = _dicts(db, "SELECT name, addr, messages AS n FROM interface_people "
+    people = rows_as_dicts(db, "SELECT name, addr, messages AS n FROM interface_people "
                         "WHERE interface = ? ORDER BY messages DESC, addr LIMIT 8", [interface])
-    series = _dicts(db, "SELECT s.id, s.series_key, s.title, s.version, s.is_rfc, s.author_name, "
+    series = rows_as_dicts(db, "SELECT s.id, s.series_key, s.title, s.version, s.is_rfc, s.author_name, "
                         "s.first_date, s.supersedes, s.superseded_by FROM interface_series i "
                         "JOIN series s ON s.id = i.series_id WHERE i.interface = ? "
                         "ORDER BY s.first_date DESC LIMIT 12", [interface])
@@ -108,15 +108,15 @@ def patches_matching(db: sqlite_utils.Database, fts_query: str | None, message_i
     base = (f"SELECT {cols} FROM patches p JOIN messages m ON m.message_id = p.message_id "
             "LEFT JOIN series s ON s.id = p.series_id")
     if message_id:
-        return _dicts(db, f"{base} WHERE p.message_id = ? OR p.series_id = ?", [message_id, message_id])
-    return _dicts(db, f"{base} WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts "
+        return rows_as_dicts(db, f"{base} WHERE p.message_id = ? OR p.series_id = ?", [message_id, message_id])
+    return rows_as_dicts(db, f"{base} WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts "
                       "MATCH ? ORDER BY rank LIMIT 200) ORDER BY (p.kind = 'cover') DESC, m.date DESC "
                       "LIMIT ?", [fts_query, limit])
 
 
 def series_versions(db: sqlite_utils.Database, series_key: str) -> list[dict]:
     """Return every version of a series, oldest first."""
-    return _dicts(db, "SELECT id, title, version, is_rfc, total, received, cover_message_id, "
+    return rows_as_dicts(db, "SELECT id, title, version, is_rfc, total, received, cover_message_id, "
                       "author_name, first_date, supersedes FROM series WHERE series_key = ? "
                       "ORDER BY version, first_date", [series_key])
 
@@ -126,7 +126,7 @@ def series_trailers(db: sqlite_utils.Database, series_ids: list[str]) -> list[di
     if not series_ids:
         return []
     marks = ",".join("?" * len(series_ids))
-    return _dicts(db, "SELECT t.name, t.person_name, t.person_addr, t.message_id, t.patch_message_id, "
+    return rows_as_dicts(db, "SELECT t.name, t.person_name, t.person_addr, t.message_id, t.patch_message_id, "
                       "t.applies_to, m.date FROM trailers t JOIN messages m ON m.message_id = t.message_id "
                       f"WHERE t.series_id IN ({marks}) AND t.name IN "
                       "('Acked-by', 'Reviewed-by', 'Tested-by', 'Nacked-by', 'NAK') "
@@ -143,11 +143,11 @@ def thread_of(db: sqlite_utils.Database, message_id: str) -> str | None:
 
 def thread_nodes(db: sqlite_utils.Database, thread_id: str, limit: int = 500) -> list[dict]:
     """Return the messages and missing parents of a thread, with parents and dates."""
-    rows = _dicts(db, "SELECT message_id, parent_id, subject, from_name, from_addr, date, depth, "
+    rows = rows_as_dicts(db, "SELECT message_id, parent_id, subject, from_name, from_addr, date, depth, "
                       "is_patch, 0 AS missing, (SELECT COUNT(*) FROM concerns c "
                       "WHERE c.message_id = messages.message_id) AS concerns "
                       "FROM messages WHERE thread_id = ? ORDER BY date LIMIT ?", [thread_id, limit])
-    rows += _dicts(db, "SELECT message_id, parent_id, NULL AS subject, NULL AS from_name, "
+    rows += rows_as_dicts(db, "SELECT message_id, parent_id, NULL AS subject, NULL AS from_name, "
                        "NULL AS from_addr, NULL AS date, depth, 0 AS is_patch, 1 AS missing, "
                        "0 AS concerns FROM placeholders WHERE thread_id = ?", [thread_id])
     return rows
@@ -181,7 +181,7 @@ def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: 
         params.append(file_like)
     if not where:
         return []
-    return _dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
+    return rows_as_dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
                       "substr(m.own_text, 1, 300) AS snippet FROM messages m "
                       f"WHERE {' AND '.join(where)} ORDER BY m.date DESC LIMIT ?", [*params, limit])
 

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import sqlite_utils
 
+from db.queries import rows_as_dicts
+
 NAK_NAMES = ("NAK", "Nacked-by")
-
-
-def _dicts(db: sqlite_utils.Database, sql: str, params: Any = ()) -> list[dict]:
-    cur = db.execute(sql, params)
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
 
 def _ifs(interfaces: Sequence[str] | None) -> str | None:
@@ -53,7 +48,7 @@ def interface_names(db: sqlite_utils.Database) -> list[str]:
 def concerns_raised(db: sqlite_utils.Database, start: str, end: str,
                     interfaces: Sequence[str] | None) -> list[dict]:
     """Return concerns raised in the period, oldest first."""
-    return _dicts(db, _CONCERN + " WHERE c.date >= :start AND c.date < :end AND "
+    return rows_as_dicts(db, _CONCERN + " WHERE c.date >= :start AND c.date < :end AND "
                   + _IN_IFS.format(col="c.interface") + " ORDER BY c.date, c.id",
                   {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
@@ -61,7 +56,7 @@ def concerns_raised(db: sqlite_utils.Database, start: str, end: str,
 def concerns_resolved(db: sqlite_utils.Database, start: str, end: str,
                       interfaces: Sequence[str] | None) -> list[dict]:
     """Return concerns whose resolving message was sent in the period, in that order."""
-    return _dicts(db, _CONCERN + " WHERE c.status = 'resolved' AND r.date >= :start "
+    return rows_as_dicts(db, _CONCERN + " WHERE c.status = 'resolved' AND r.date >= :start "
                   "AND r.date < :end AND " + _IN_IFS.format(col="c.interface")
                   + " ORDER BY r.date, c.id",
                   {"start": start, "end": end, "ifs": _ifs(interfaces)})
@@ -76,7 +71,7 @@ _OPEN_BEFORE = (" WHERE c.date < :start AND (c.status = 'open' OR r.date >= :end
 def concerns_still_open(db: sqlite_utils.Database, start: str, end: str,
                         interfaces: Sequence[str] | None, limit: int) -> list[dict]:
     """Return up to limit concerns per interface raised before the period and open at its end, oldest first."""
-    return _dicts(db, "SELECT * FROM (SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.interface "
+    return rows_as_dicts(db, "SELECT * FROM (SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.interface "
                   "ORDER BY x.date, x.id) AS n FROM (" + _CONCERN + _OPEN_BEFORE + ") x) "
                   "WHERE n <= :limit ORDER BY date, id",
                   {"start": start, "end": end, "ifs": _ifs(interfaces), "limit": limit})
@@ -96,7 +91,7 @@ def new_series(db: sqlite_utils.Database, start: str, end: str,
                interfaces: Sequence[str] | None) -> list[dict]:
     """Return series first posted in the period, one row per interface their mails touch."""
     # A series is about an interface when any of its mails (cover or patch) is.
-    return _dicts(db, """
+    return rows_as_dicts(db, """
         SELECT DISTINCT s.id, s.title, s.version, s.is_rfc, s.total, s.received,
                s.author_name, s.author_addr, s.first_date, s.supersedes,
                COALESCE(s.cover_message_id, s.id) AS link_id,
@@ -122,7 +117,7 @@ def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
     Acked-by comes from those responsible for the code. Acks repeated inside a
     patch mail (carried from an earlier version) are not news and are left out.
     """
-    return _dicts(db, """
+    return rows_as_dicts(db, """
         WITH t AS (
             SELECT t.id, t.name, t.value, t.person_name, t.person_addr, t.message_id,
                    t.patch_message_id, t.series_id, m.date, m.from_name,
@@ -175,7 +170,7 @@ def record_sent(db: sqlite_utils.Database, week: str, recipient: str, message_id
 def subscribers(db: sqlite_utils.Database) -> list[dict]:
     """Return active subscribers from the table, each with interfaces as a list (empty: all)."""
     out = []
-    for row in _dicts(db, "SELECT email, name, interfaces FROM subscribers WHERE active = 1 "
+    for row in rows_as_dicts(db, "SELECT email, name, interfaces FROM subscribers WHERE active = 1 "
                           "ORDER BY email"):
         row["interfaces"] = parse_interfaces(row["interfaces"])
         out.append(row)

@@ -10,20 +10,15 @@ from collections import Counter
 
 import sqlite_utils
 
+from db.queries import rows_as_dicts
 from nlp.catalog import Catalog
 from nlp.concerns import Candidate, MessageContext, decide_concerns
-from nlp.linking import LinkMessage, patch_for
+from nlp.linking import LinkMessage, link_ids, patch_for
 from nlp.resolution import Evidence, LaterMessage, LaterVersion, Posting, resolve
 
 logger = logging.getLogger(__name__)
 THREAD_CHUNK = 200
 SOURCE_RANK = {"subject": 0, "diff": 1, "text": 2}
-
-
-def _rows(conn, sql: str, params=()) -> list[dict]:
-    cur = conn.execute(sql, params)
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def decide_threads(db: sqlite_utils.Database, thread_ids: set[str], catalog: Catalog) -> None:
@@ -58,7 +53,7 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
     conn.execute("DROP TABLE IF EXISTS temp.dt")
     conn.execute("CREATE TEMP TABLE dt (id TEXT PRIMARY KEY)")
     conn.executemany("INSERT INTO temp.dt VALUES (?)", [(t,) for t in thread_ids])
-    msgs = _rows(conn, "SELECT message_id, parent_id, subject, norm_subject, from_addr, from_name, "
+    msgs = rows_as_dicts(conn, "SELECT message_id, parent_id, subject, norm_subject, from_addr, from_name, "
                        "date, is_patch, is_reply, quoted_text, thread_id, subject_title, "
                        "subject_version, subject_is_patch FROM messages "
                        "WHERE thread_id IN (SELECT id FROM temp.dt)")
@@ -87,11 +82,12 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
     link_rows = []
     patch_of: dict[str, str] = {}
     title_cache: dict[str, list] = {}
+    known_patches = set(patch_rows)
     for m in msgs:
         is_patch_subject = bool(m["subject_is_patch"])
-        lm = LinkMessage(m["message_id"], m["parent_id"], m["subject"], is_patch_subject,
-                         m["quoted_text"], m["thread_id"], m["norm_subject"], m["subject_version"] or 1,
-                         m["date"], links.get(m["message_id"], []))
+        lm = LinkMessage(m["message_id"], m["parent_id"], is_patch_subject, m["quoted_text"],
+                         m["norm_subject"], m["subject_version"] or 1, m["date"],
+                         links.get(m["message_id"], []))
         index = {}
         if is_patch_subject and m["norm_subject"]:
             key = m["norm_subject"]
@@ -100,16 +96,22 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
                     "SELECT p.version, m.date, p.message_id FROM patches p JOIN messages m "
                     "ON m.message_id = p.message_id WHERE m.norm_subject = ?", [key])]
             index = {key: title_cache[key]}
-        all_patches = set(patch_rows) | {c[2] for c in index.get(m["norm_subject"], [])}
-        link_targets = [t for t in links.get(m["message_id"], [])]
-        if link_targets:
-            all_patches |= _existing_patches(conn, link_targets)
-        found = patch_for(lm, parents, real, all_patches, index, replied_as_patch)
+        # patches outside these threads matter only through a title or a Link: trailer
+        extra = {c[2] for c in index.get(m["norm_subject"], [])}
+        if links.get(m["message_id"]):
+            extra |= _existing_patches(conn, links[m["message_id"]])
+        found = patch_for(lm, parents, real, known_patches | extra if extra else known_patches,
+                          index, replied_as_patch)
         if found:
             pid, how = found
             patch_of[m["message_id"]] = pid
-            sid = patch_rows.get(pid, {}).get("series_id") or _series_of(conn, pid)
-            link_rows.append((m["message_id"], pid, sid, how))
+            link_rows.append([m["message_id"], pid, patch_rows.get(pid, {}).get("series_id"), how])
+    outside = sorted({r[1] for r in link_rows if r[1] not in patch_rows})
+    series_outside = {r["message_id"]: r["series_id"] for r in rows_as_dicts(
+        conn, f"SELECT message_id, series_id FROM patches WHERE message_id IN "
+              f"({','.join('?' * len(outside))})", outside)} if outside else {}
+    for r in link_rows:
+        r[2] = r[2] or series_outside.get(r[1])
     conn.executemany("INSERT OR REPLACE INTO message_patch VALUES (?, ?, ?, ?)", link_rows)
 
     # 2. interfaces per message, with deferral (VMware in a VMI thread is VMI)
@@ -215,18 +217,11 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
 
 
 def _existing_patches(conn, ids: list[str]) -> set[str]:
-    from nlp.linking import link_ids
-
     targets = link_ids(ids)
     if not targets:
         return set()
     return {r[0] for r in conn.execute(
         f"SELECT message_id FROM patches WHERE message_id IN ({','.join('?' * len(targets))})", targets)}
-
-
-def _series_of(conn, pid: str) -> str | None:
-    row = conn.execute("SELECT series_id FROM patches WHERE message_id = ?", [pid]).fetchone()
-    return row[0] if row else None
 
 
 def _ranked(mine: dict[str, str]) -> list[str]:
@@ -276,7 +271,7 @@ class _ThreadCache:
 
     def thread(self, tid: str):
         if tid not in self.threads:
-            msgs = _rows(self.conn, "SELECT message_id, parent_id, from_addr, from_name, date, has_diff "
+            msgs = rows_as_dicts(self.conn, "SELECT message_id, parent_id, from_addr, from_name, date, has_diff "
                                     "FROM messages WHERE thread_id = ? ORDER BY date, message_id", [tid])
             raised = {(r[0], r[1]) for r in self.conn.execute(
                 "SELECT c.message_id, c.interface FROM concerns c JOIN messages m "
@@ -301,7 +296,7 @@ def _resolve(conn, concern_ids: list[int], catalog: Catalog) -> None:
     updates = []
     for i in range(0, len(concern_ids), 500):
         part = concern_ids[i:i + 500]
-        for c in _rows(conn, f"{_CONCERN_SELECT} WHERE c.id IN ({','.join('?' * len(part))})", part):
+        for c in rows_as_dicts(conn, f"{_CONCERN_SELECT} WHERE c.id IN ({','.join('?' * len(part))})", part):
             r = resolve(_evidence(conn, c, cache))
             updates.append((r.status, r.resolved_by, r.resolution, c["id"]))
     conn.executemany("UPDATE concerns SET status = ?, resolved_by = ?, resolution = ? WHERE id = ?",
@@ -336,10 +331,10 @@ def _evidence(conn, c: dict, cache: _ThreadCache) -> Evidence:
         if row:
             key, version, _ = row
             chain_ids = [r[0] for r in conn.execute("SELECT id FROM series WHERE series_key = ?", [key])]
-            for s in _rows(conn, "SELECT id, version, first_date, cover_message_id FROM series "
+            for s in rows_as_dicts(conn, "SELECT id, version, first_date, cover_message_id FROM series "
                                  "WHERE series_key = ? AND id != ? AND (version > ? OR first_date > ?) "
                                  "ORDER BY version, first_date", [key, c["series_id"], version, date]):
-                posts = _rows(conn, "SELECT m.message_id, m.date, m.own_text FROM patches p JOIN messages m "
+                posts = rows_as_dicts(conn, "SELECT m.message_id, m.date, m.own_text FROM patches p JOIN messages m "
                                     "ON m.message_id = p.message_id WHERE p.series_id = ? ORDER BY p.part",
                               [s["id"]])
                 lv = LaterVersion(s["id"], s["version"], s["first_date"],

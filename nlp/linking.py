@@ -21,10 +21,8 @@ _LORE_ID = re.compile(r"(?:lore\.kernel\.org|lkml\.kernel\.org|patchwork\.kernel
 class LinkMessage:
     message_id: str
     parent_id: str | None
-    subject: str | None
     is_patch_subject: bool
     quoted_text: str | None
-    thread_id: str | None
     norm_title: str | None
     version: int
     date: str | None

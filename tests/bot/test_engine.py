@@ -82,6 +82,11 @@ def test_interface_summary_counts_match_the_database(engine, db_path):
     n_open = conn.execute("SELECT COUNT(*) FROM concerns WHERE interface = 'paravirt_ops' "
                           "AND status = 'open'").fetchone()[0]
     assert a.summary["counts"]["open"] == n_open
+    # the summary tables tag keeps agree with the rows they summarise
+    n_msgs, n_threads = conn.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT m.thread_id) FROM message_interfaces mi JOIN messages m "
+        "ON m.message_id = mi.message_id WHERE mi.interface = 'paravirt_ops'").fetchone()
+    assert (a.summary["messages"], a.summary["threads"]) == (n_msgs, n_threads) and n_msgs
     assert any(s["title"] == "x86/paravirt: Get rid of paravirt patching" for s in a.items)
 
 

@@ -3,6 +3,7 @@ users add their own without code changes, and a broken file says what to fix."""
 
 from __future__ import annotations
 
+import pytest
 import spacy
 
 from nlp.analysis import analyze
@@ -62,19 +63,13 @@ def test_a_user_catalog_adds_an_interface_without_code_changes(tmp_path, devset_
     assert db.execute("SELECT name FROM interfaces").fetchall() == [("module-loader",)]
 
 
-def test_a_broken_catalog_says_what_is_wrong(tmp_path):
+@pytest.mark.parametrize("body, says", [
+    ('[[interface]]\nname = "x"\nkind = "ABIish"\n', "kind must be ABI, API or both"),
+    ("[[interface]]\nname = \"x\"\nsymbols = ['(unclosed']\n", "bad symbol regex"),
+    ("[[interface]\n", "is not valid TOML"),
+])
+def test_a_broken_catalog_says_what_is_wrong(tmp_path, body, says):
     bad = tmp_path / "bad.toml"
-    bad.write_text('[[interface]]\nname = "x"\nkind = "ABIish"\n')
-    try:
+    bad.write_text(body)
+    with pytest.raises(CatalogError, match=says):
         load_catalog(bad)
-    except CatalogError as exc:
-        assert "kind must be ABI, API or both" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("a bad kind was accepted")
-    bad.write_text("[[interface]]\nname = \"x\"\nsymbols = ['(unclosed']\n")
-    try:
-        load_catalog(bad)
-    except CatalogError as exc:
-        assert "bad symbol regex" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("a bad regex was accepted")
