@@ -6,16 +6,13 @@ import html
 import textwrap
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from urllib.parse import quote
 
-LORE = "https://lore.kernel.org/r/"
+from db.queries import lore_url
+
 WIDTH = 76
 
 
-def lore_link(message_id: str) -> str:
-    """Return the lore.kernel.org link of a message id, escaped for use in a URL."""
-    # '/', '#', '?', '%' and spaces do occur in real Message-IDs and would break the link.
-    return LORE + quote(message_id, safe="@!$&'()*+,;=:~")
+lore_link = lore_url  # one way to write a lore link, shared with the bot and the views
 
 
 @dataclass

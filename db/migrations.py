@@ -399,6 +399,33 @@ M011_FTS_STATE = """
         DROP INDEX messages_in_reply_to;
 """
 
+M012_ESCAPED_LINKS = """
+        DROP VIEW message_links;
+        CREATE VIEW message_links AS
+            SELECT message_id,
+                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url,
+                   subject, from_name, from_addr, date
+            FROM messages;
+        DROP VIEW open_concerns;
+        CREATE VIEW open_concerns AS
+            SELECT c.id, c.interface, c.kind, c.text, c.author_name, c.author_addr, c.date,
+                   c.message_id,
+                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(c.message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url,
+                   c.patch_message_id, p.title AS patch_title, c.series_id, c.confidence
+            FROM concerns c LEFT JOIN patches p ON p.message_id = c.patch_message_id
+            WHERE c.status = 'open'
+            ORDER BY c.date DESC;
+        DROP VIEW concern_timeline;
+        CREATE VIEW concern_timeline AS
+            SELECT c.id AS concern_id, c.interface, c.date AS raised, c.author_name AS raised_by,
+                   c.text, c.status, m.date AS resolved, m.from_name AS resolved_by_name,
+                   c.resolved_by, c.resolution,
+                   CAST(julianday(m.date) - julianday(c.date) AS INTEGER) AS days_to_resolve,
+                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(c.message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url
+            FROM concerns c LEFT JOIN messages m ON m.message_id = c.resolved_by
+            ORDER BY c.date;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -412,6 +439,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("009_interface_summaries", M009_INTERFACE_SUMMARIES),
     ("010_link_queue", M010_LINK_QUEUE),
     ("011_fts_state", M011_FTS_STATE),
+    ("012_escaped_links", M012_ESCAPED_LINKS),
 ]
 
 

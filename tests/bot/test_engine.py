@@ -177,3 +177,13 @@ def test_lore_prefixes_become_parameters_not_sql():
     assert (terms["since"], terms["until"]) == ("2007-01-01", "2007-03-31")
     assert terms["file_like"] == "%paravirt.h%"
     assert terms["fts"] == 'own_text : ("NAK")'
+
+
+def test_lore_links_escape_slashes_the_same_way_everywhere(engine, db_path):
+    # Borislav Petkov's Message-IDs carry '/': <20230312204738.GCZA46aqNzDRjqVF/u@fat_crate.local>
+    mid = "20230312204738.GCZA46aqNzDRjqVF/u@fat_crate.local"
+    url = "https://lore.kernel.org/r/20230312204738.GCZA46aqNzDRjqVF%2Fu@fat_crate.local"
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT url FROM message_links WHERE message_id = ?", [mid]).fetchone()[0] == url
+    found = engine.ask("search f:bp@alien8.de d:2023-03-12..2023-03-13").items
+    assert [i["url"] for i in found if i["message_id"] == mid] == [url]
