@@ -81,6 +81,11 @@ def _who(name: str | None, addr: str | None) -> str:
     return name or addr or "someone"
 
 
+def _said(c: dict) -> list[str]:
+    """Return the lines quoting a concern's sentence and linking its message."""
+    return _wrap(f'"{_quote(c["text"])}"') + [f"      {lore_link(c['message_id'])}"]
+
+
 def _quote(text: str, limit: int = 300) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
@@ -139,20 +144,19 @@ def _text_items(d: DigestContent, s: Section) -> list[str]:
 
     if s.raised:
         head("New concerns", s.raised)
+        resolved_now = {r["id"] for r in s.resolved}
         for c in s.raised:
-            state = "resolved this week" if c["id"] in {r["id"] for r in s.resolved} else (
+            state = "resolved this week" if c["id"] in resolved_now else (
                 "resolved later" if c["status"] == "resolved" else "open")
             out.append(f"  #{c['id']} {c['kind']}, {_day(c['date'])}, "
                        f"{_who(c['author_name'], c['author_addr'])} ({state})")
-            out += _wrap(f'"{_quote(c["text"])}"')
-            out.append(f"      {lore_link(c['message_id'])}")
+            out += _said(c)
     if s.resolved:
         head("Resolved", s.resolved)
         for c in s.resolved:
             out.append(f"  #{c['id']} {c['kind']} raised {_day(c['date'])} by "
                        f"{_who(c['author_name'], c['author_addr'])}")
-            out += _wrap(f'"{_quote(c["text"])}"')
-            out.append(f"      {lore_link(c['message_id'])}")
+            out += _said(c)
             out += _wrap(f"resolved {_day(c['resolved_date'])} by "
                          f"{_who(c['resolver_name'], c['resolver_addr'])}: {c['resolution']}")
             out.append(f"      {lore_link(c['resolved_by'])}")
@@ -163,8 +167,7 @@ def _text_items(d: DigestContent, s: Section) -> list[str]:
         for c in s.still_open:
             out.append(f"  #{c['id']} {c['kind']}, {age_days(c['date'], d.end)} days old "
                        f"(raised {_day(c['date'])} by {_who(c['author_name'], c['author_addr'])})")
-            out += _wrap(f'"{_quote(c["text"])}"')
-            out.append(f"      {lore_link(c['message_id'])}")
+            out += _said(c)
     if s.series:
         head("New series and versions", s.series)
         for x in s.series:
