@@ -426,6 +426,13 @@ M012_ESCAPED_LINKS = """
             ORDER BY c.date;
 """
 
+M013_SERIES_QUEUE = """
+        CREATE TABLE series_queue (author TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE INDEX messages_headerless_replies ON messages(norm_subject)
+            WHERE parent_source = 'none' AND is_reply = 1 AND in_reply_to IS NULL
+                  AND references_json IS NULL;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -440,6 +447,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("010_link_queue", M010_LINK_QUEUE),
     ("011_fts_state", M011_FTS_STATE),
     ("012_escaped_links", M012_ESCAPED_LINKS),
+    ("013_series_queue", M013_SERIES_QUEUE),
 ]
 
 

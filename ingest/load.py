@@ -40,7 +40,7 @@ from ingest.writer import (  # noqa: F401 - re-exported: the module's public nam
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
-LINK_EVERY = 20  # batches between two linking passes (see _link_due)
+LINK_EVERY = 1  # batches between two linking passes (see _link_due)
 WAL_CHECKPOINT_PAGES = 65536
 
 
@@ -74,8 +74,11 @@ def _inbox_position(db: sqlite_utils.Database) -> Callable[[str], str | None]:
 
 def _link_due(seq: int) -> bool:
     # Link as we go: linking holds every unlinked message in memory, so doing it once
-    # at the end made memory grow with the archive. Threads, series and trailers are
-    # recomputed from stored rows, so linking in rounds gives the same result.
+    # at the end made memory grow with the archive. Threads and trailers are
+    # recomputed from stored rows, so linking in rounds gives the same result. Every
+    # batch, in the batch's own transaction: each writer then links what it wrote, and
+    # with two workers neither waits while the other links twenty batches at once.
+    # Series are regrouped once, at the end (see link_new_messages).
     return (seq + 1) % LINK_EVERY == 0
 
 
@@ -115,9 +118,7 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
             writer = Writer(db, stats.run_id, list_name, stats)
             for seq, chunk in enumerate(chunks):
                 before = stats.bytes
-                writer.write(parse_chunk(chunk))
-                if _link_due(seq):
-                    link_new_messages(db)
+                writer.write(parse_chunk(chunk), link=_link_due(seq))
                 _progress(bar, stats, stats.bytes - before, started)
         link_new_messages(db)
         index_fts(db)
@@ -195,9 +196,7 @@ def _parse_and_write(seq: int, chunk: list[Event], link: bool) -> IngestStats:
         if error is not None:
             raise error
         if not w["failed"].value:  # after a failed batch, later ones are not written
-            Writer(w["db"], w["run_id"], w["list_name"], stats).write(results)
-            if link:
-                link_new_messages(w["db"])
+            Writer(w["db"], w["run_id"], w["list_name"], stats).write(results, link=link)
     except BaseException:
         w["failed"].value = 1
         raise

@@ -194,8 +194,12 @@ def _write_series(conn, series: list[Series]) -> None:
                 "first_date": dates[0] if dates else None,
                 "last_date": dates[-1] if dates else None,
             })
-            conn.executemany("UPDATE patches SET series_id = ? WHERE message_id = ?",
-                             [(s.id, p.message_id) for p in s.members])
+            members = [(s.id, p.message_id) for p in s.members]
+            conn.executemany("UPDATE patches SET series_id = ? WHERE message_id = ?", members)
+            # trailers were pointed at these patches when their thread was linked,
+            # possibly before this regrouping: bring their series along
+            conn.executemany("UPDATE trailers SET series_id = ? WHERE patch_message_id = ?",
+                             members)
     cols = list(rows[0]) if rows else []
     if rows:
         conn.executemany(

@@ -137,8 +137,8 @@ class Writer:
         self.list_name = list_name
         self.stats = stats
 
-    def write(self, results: list[tuple[Any, int]]) -> None:
-        """Write one parsed chunk in one transaction."""
+    def write(self, results: list[tuple[Any, int]], *, link: bool = False) -> None:
+        """Write one parsed chunk in one transaction; with link, thread it in the same one."""
         conn = self.conn
         with conn:
             # ids follow the input order: read here, as the previous batch may have been
@@ -228,6 +228,8 @@ class Writer:
             conn.executemany("INSERT OR IGNORE INTO lists (name) VALUES (?)",
                              [(n,) for n in {n for _, n in memberships}])
             conn.executemany("INSERT OR IGNORE INTO message_lists VALUES (?, ?)", memberships)
+            if link:
+                link_threads_and_trailers(self.db)
 
 
     def _existing(self, sql: str, keys: list[str]) -> set[str]:
@@ -289,24 +291,57 @@ def index_fts(db: sqlite_utils.Database) -> int:
             conn.execute("UPDATE fts_state SET indexed_through = ? WHERE id = 1", [top])
 
 
-def link_new_messages(db: sqlite_utils.Database) -> int:
-    """Thread, group into series and link trailers for all unlinked mail, atomically."""
+def link_new_messages(db: sqlite_utils.Database, *, series: bool = True) -> int:
+    """Thread and link trailers for all unlinked mail, atomically; return threads linked.
+
+    Authors of new or moved patches are queued in series_queue; with series=True
+    (the default, and the end of every ingest run) the queue is drained too. The
+    ingest loop links every batch with series=False: regrouping an author rereads
+    their whole history, which per batch would make a large run quadratic.
+    """
     conn = db.conn
     with conn:
-        new_patch_authors = {r[0] or "" for r in conn.execute(
-            "SELECT m.from_addr FROM patches p JOIN messages m ON m.message_id = p.message_id "
-            "WHERE m.message_id IN (SELECT message_id FROM link_queue)")}
-        threads = link_threads(db)
-        if not threads:
-            return 0
-        conn.execute("DROP TABLE IF EXISTS temp.linked_threads")
-        conn.execute("CREATE TEMP TABLE linked_threads (id TEXT PRIMARY KEY)")
-        conn.executemany("INSERT INTO temp.linked_threads VALUES (?)", [(t,) for t in threads])
-        # Authors whose patches moved thread (a cover letter arrived late) regroup too.
-        authors = new_patch_authors | {r[0] or "" for r in conn.execute(
-            "SELECT DISTINCT m.from_addr FROM patches p JOIN messages m "
-            "ON m.message_id = p.message_id WHERE m.thread_id IN (SELECT id FROM temp.linked_threads)")}
-        link_series(db, authors)
-        link_trailers(db, threads)
-        conn.execute("DROP TABLE temp.linked_threads")
+        linked = link_threads_and_trailers(db)
+        if series:
+            regroup_queued_series(db)
+    return linked
+
+
+def link_threads_and_trailers(db: sqlite_utils.Database) -> int:
+    """Thread the mail in link_queue and link its trailers; queue its patch authors.
+
+    Runs in the caller's transaction; returns how many threads were linked.
+    """
+    conn = db.conn
+    conn.execute(
+        "INSERT OR IGNORE INTO series_queue SELECT DISTINCT COALESCE(m.from_addr, '') "
+        "FROM patches p JOIN messages m ON m.message_id = p.message_id "
+        "WHERE m.message_id IN (SELECT message_id FROM link_queue)")
+    threads = link_threads(db)
+    if not threads:
+        return 0
+    conn.execute("DROP TABLE IF EXISTS temp.linked_threads")
+    conn.execute("CREATE TEMP TABLE linked_threads (id TEXT PRIMARY KEY)")
+    conn.executemany("INSERT INTO temp.linked_threads VALUES (?)", [(t,) for t in threads])
+    # Authors whose patches moved thread (a cover letter arrived late) regroup too.
+    conn.execute(
+        "INSERT OR IGNORE INTO series_queue SELECT DISTINCT COALESCE(m.from_addr, '') "
+        "FROM patches p JOIN messages m ON m.message_id = p.message_id "
+        "WHERE m.thread_id IN (SELECT id FROM temp.linked_threads)")
+    link_trailers(db, threads)
+    conn.execute("DROP TABLE temp.linked_threads")
     return len(threads)
+
+
+def regroup_queued_series(db: sqlite_utils.Database) -> int:
+    """Regroup the series of every queued author and empty the queue; return series written.
+
+    Runs in the caller's transaction.
+    """
+    conn = db.conn
+    authors = {r[0] for r in conn.execute("SELECT author FROM series_queue")}
+    if not authors:
+        return 0
+    written = link_series(db, authors)
+    conn.execute("DELETE FROM series_queue")
+    return written

@@ -199,18 +199,23 @@ def test_sigkill_mid_run_then_rerun_equals_one_clean_run(h, tmp_path):
 @pytest.mark.slow
 def test_linking_in_rounds_gives_the_same_database_as_linking_once(h, tmp_path, new_db,
                                                                    monkeypatch):
-    """Long runs link every LINK_EVERY batches (so memory stays flat); threads, series
-    and trailers must come out exactly as when everything is linked at the end."""
+    """Runs link every batch (so memory stays flat) and regroup series at the end;
+    threads, series and trailers must come out exactly as when everything is linked
+    once at the end."""
     import ingest.load as load
 
     src = [str(h.shared("lore-inbox-lkml-2006-2007")), str(h.shared("lfdr-virtualization-list")),
            str(h.shared("lfdr-linux-hyperv"))]
+    monkeypatch.setattr(load, "LINK_EVERY", 10**9)
     once = new_db("once.db")
     ingest(once, src, progress=False, workers=1, batch_size=100)
-    monkeypatch.setattr(load, "LINK_EVERY", 2)
+    monkeypatch.undo()
     calls = []
-    real_link = load.link_new_messages
-    monkeypatch.setattr(load, "link_new_messages", lambda db: calls.append(1) or real_link(db))
+    import ingest.writer as writer
+
+    real_link = writer.link_threads_and_trailers
+    monkeypatch.setattr(writer, "link_threads_and_trailers",
+                        lambda db: calls.append(1) or real_link(db))
     rounds = new_db("rounds.db")
     ingest(rounds, src, progress=False, workers=1, batch_size=100)
     assert len(calls) > 4
