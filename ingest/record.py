@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from db.blobs import compress_raw
 from ingest.body import extract_body, looks_like_diff, split_text
 from ingest.diff import pull_request_url, summarize_diffs, summarize_diffstat
 from ingest.headers import (
@@ -264,7 +264,7 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
                       "deletions": f.deletions} for f in summary.files.values()]
     return Parsed(
         message=message,
-        raw={"sha256": sha, "message_id": mid, "raw": zlib.compress(raw, 1), "size": len(raw),
+        raw={"sha256": sha, "message_id": mid, "raw": compress_raw(raw), "size": len(raw),
              "source": source, "mbox_from": mbox_from},
         references=chain,
         patch=patch,

@@ -10,12 +10,13 @@ import email
 import hashlib
 import mailbox
 import re
-import zlib
 from collections.abc import Iterator
 from email.policy import compat32
 from pathlib import Path
 
 import pytest
+
+from db.blobs import decompress_raw
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +173,7 @@ def test_raw_bytes_of_every_message_are_kept(corpus_db):
                          "ON r.sha256 = m.raw_sha256 WHERE r.sha256 IS NULL").fetchone()[0]
     assert orphans == 0
     for raw, size in db.execute("SELECT raw, size FROM raw_messages"):
-        assert len(zlib.decompress(raw)) == size
+        assert len(decompress_raw(raw)) == size
 
 
 def test_ingest_summary_counts_add_up(corpus_db):

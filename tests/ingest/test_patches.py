@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import email
 import re
-import zlib
 from email.policy import compat32
 
 import pytest
 
+from db.blobs import decompress_raw
 from ingest.diff import summarize_diffs
 from ingest.record import parse_message
 
@@ -129,7 +129,7 @@ def test_diffstat_matches_the_authors_own_git_diffstat(corpus_db, h):
             "ON r.sha256 = m.raw_sha256 WHERE p.kind IN ('diff', 'attachment')"):
         if not src.startswith(real):
             continue
-        msg = email.message_from_bytes(zlib.decompress(raw), policy=compat32)
+        msg = email.message_from_bytes(decompress_raw(raw), policy=compat32)
         body = b"".join(part.get_payload(decode=True) or b"" for part in msg.walk()
                         if not part.is_multipart()).decode("utf-8", "replace")
         m = re.search(r"^ (\d+) files? changed(?:, (\d+) insertions?\(\+\))?"

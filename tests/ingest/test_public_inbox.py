@@ -7,11 +7,11 @@ import io
 import os
 import shutil
 import subprocess
-import zlib
 from pathlib import Path
 
 import pytest
 
+from db.blobs import decompress_raw
 from ingest.load import ingest
 from ingest.record import parse_message
 from ingest.sources import iter_mbox
@@ -84,7 +84,7 @@ def test_v2_inbox_is_read_whole_then_only_new_commits(h, tmp_path, new_db):
     for raw in mails[:6]:
         stored, source = h.one(db, "SELECT raw, source FROM raw_messages WHERE message_id = ?",
                                [_mid(raw)])
-        assert zlib.decompress(stored) == raw
+        assert decompress_raw(stored) == raw
         assert "@" in source and source.split("@")[0].endswith(".git")
 
     # new mail arrives in both epochs; a removal commit (blob 'd') carries no message

@@ -10,11 +10,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import pytest
 
+from db.blobs import decompress_raw
 from ingest.load import ingest
 from ingest.sources import iter_mbox
 
@@ -65,7 +65,7 @@ def test_same_message_id_with_other_content_is_kept_as_a_variant(h, tmp_path, in
     rows = db.execute("SELECT is_variant, raw FROM raw_messages WHERE message_id = ? "
                       "ORDER BY is_variant", ["200608101331.19954.ak@muc.de"]).fetchall()
     assert [r[0] for r in rows] == [0, 1]
-    assert zlib.decompress(rows[0][1]) == andi and zlib.decompress(rows[1][1]) == edited
+    assert decompress_raw(rows[0][1]) == andi and decompress_raw(rows[1][1]) == edited
     # the first one seen stays the message; the variant is a recorded problem
     own = h.one(db, "SELECT own_text FROM messages")[0]
     assert own.startswith("Hmm, i still see a lot of them")

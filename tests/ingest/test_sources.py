@@ -17,6 +17,7 @@ from email.policy import compat32
 from click.testing import CliRunner
 
 from bot.cli import cli
+from db.blobs import decompress_raw
 from ingest.sources import NotMail, RawMail, iter_mbox, iter_paths, sniff, unquote_mboxrd
 
 MBOXRD = "mboxrd-quoted-from-and-outlook-attribution.mbox"
@@ -51,7 +52,7 @@ def _mid(raw: bytes) -> str:
 def _stored_raw(db, mid: str) -> bytes:
     row = db.execute("SELECT raw FROM raw_messages WHERE message_id = ? AND is_variant = 0",
                      [mid]).fetchone()
-    return zlib.decompress(row[0])
+    return decompress_raw(row[0])
 
 
 def test_unquote_mboxrd_removes_exactly_one_level_of_from_quoting():
@@ -122,7 +123,7 @@ def test_forced_mboxo_format_keeps_mboxrd_quotes(h, ingest_into):
     db, _ = ingest_into([h.fixture(MBOXRD)], fmt="mboxo")
     assert db.execute("SELECT COUNT(*) FROM messages WHERE own_text LIKE 'From reading%'"
                       ).fetchone()[0] == 0
-    raw = zlib.decompress(db.execute("SELECT raw FROM raw_messages WHERE message_id = ?",
+    raw = decompress_raw(db.execute("SELECT raw FROM raw_messages WHERE message_id = ?",
                                      [MBOXRD_FROM_READING]).fetchone()[0])
     assert b"\n>From reading the above" in raw
 
