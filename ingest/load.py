@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 BATCH = 1000
 LINK_EVERY = 1  # batches between two linking passes (see _link_due)
 WAL_CHECKPOINT_PAGES = 65536
+CHECKPOINT_EVERY = 8  # batches between two checkpoints by the main process (parallel runs)
 
 
 def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
@@ -148,12 +149,25 @@ def _run_parallel(db, chunks: Iterator[list[Event]], workers: int, list_name: st
     with ctx.Pool(workers, initializer=_init_worker, initargs=init) as pool:
         # At most workers + 1 chunks in flight, so memory stays flat.
         pending: deque = deque()
+        done = 0
         for seq, chunk in enumerate(chunks):
             pending.append(pool.apply_async(_parse_and_write, (seq, chunk, _link_due(seq))))
             if len(pending) > workers:
                 _merge(stats, pending.popleft().get(), bar, started)
+                done += 1
+                if done % CHECKPOINT_EVERY == 0:
+                    _checkpoint(db)
         while pending:
             _merge(stats, pending.popleft().get(), bar, started)
+
+
+def _checkpoint(db: sqlite_utils.Database) -> None:
+    # Copying the WAL into the database (and syncing it) took a few seconds whenever a
+    # worker's commit crossed wal_autocheckpoint, inside the write turn, stalling both
+    # workers. A passive checkpoint runs alongside writers, so the main process, which
+    # only waits on the workers, does it instead; the workers' own autocheckpoint is
+    # only a backstop.
+    db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 _WORKER: dict[str, Any] = {}
@@ -174,7 +188,7 @@ def _init_worker(db_path: str, run_id: int, list_name: str | None, cond, turn, f
     from db import open_db
 
     db = open_db(db_path)
-    db.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+    db.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES * 4}")
     _WORKER.update(db=db, run_id=run_id, list_name=list_name, cond=cond, turn=turn,
                    failed=failed)
 
