@@ -431,6 +431,9 @@ M013_SERIES_QUEUE = """
         CREATE INDEX messages_headerless_replies ON messages(norm_subject)
             WHERE parent_source = 'none' AND is_reply = 1 AND in_reply_to IS NULL
                   AND references_json IS NULL;
+        CREATE INDEX messages_patch_authors ON messages(from_addr, message_id, from_name, date,
+                                                        thread_id, parent_id, is_patch)
+            WHERE is_patch = 1;
 """
 
 # (name, SQL script). Append only.

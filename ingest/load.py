@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 BATCH = 1000
 LINK_EVERY = 1  # batches between two linking passes (see _link_due)
 WAL_CHECKPOINT_PAGES = 65536
+FTS_EVERY = 10  # batches between two full-text index fills (see _fts_due)
 CHECKPOINT_EVERY = 8  # batches between two checkpoints by the main process (parallel runs)
 
 
@@ -83,6 +84,13 @@ def _link_due(seq: int) -> bool:
     return (seq + 1) % LINK_EVERY == 0
 
 
+def _fts_due(seq: int) -> bool:
+    # The full-text index is filled in large steps (one insert of many rows builds far
+    # fewer segments than one per batch), but during the run, in a writer's turn, so
+    # that only the last few batches are left for the end, when one core is idle.
+    return (seq + 1) % FTS_EVERY == 0
+
+
 def _db_path(db: sqlite_utils.Database) -> str:
     return db.conn.execute("PRAGMA database_list").fetchone()[2] or ""
 
@@ -120,6 +128,8 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
             for seq, chunk in enumerate(chunks):
                 before = stats.bytes
                 writer.write(parse_chunk(chunk), link=_link_due(seq))
+                if _fts_due(seq):
+                    index_fts(db)
                 _progress(bar, stats, stats.bytes - before, started)
         link_new_messages(db)
         index_fts(db)
@@ -151,7 +161,8 @@ def _run_parallel(db, chunks: Iterator[list[Event]], workers: int, list_name: st
         pending: deque = deque()
         done = 0
         for seq, chunk in enumerate(chunks):
-            pending.append(pool.apply_async(_parse_and_write, (seq, chunk, _link_due(seq))))
+            pending.append(pool.apply_async(_parse_and_write,
+                                            (seq, chunk, _link_due(seq), _fts_due(seq))))
             if len(pending) > workers:
                 _merge(stats, pending.popleft().get(), bar, started)
                 done += 1
@@ -193,8 +204,8 @@ def _init_worker(db_path: str, run_id: int, list_name: str | None, cond, turn, f
                    failed=failed)
 
 
-def _parse_and_write(seq: int, chunk: list[Event], link: bool) -> IngestStats:
-    """Parse a chunk, wait for its turn, write it (and link if due); return its stats."""
+def _parse_and_write(seq: int, chunk: list[Event], link: bool, fts: bool) -> IngestStats:
+    """Parse a chunk, wait for its turn, write it (link it, index it if due); return its stats."""
     w = _WORKER
     stats = IngestStats(run_id=w["run_id"])
     error: BaseException | None = None
@@ -211,6 +222,8 @@ def _parse_and_write(seq: int, chunk: list[Event], link: bool) -> IngestStats:
             raise error
         if not w["failed"].value:  # after a failed batch, later ones are not written
             Writer(w["db"], w["run_id"], w["list_name"], stats).write(results, link=link)
+            if fts:
+                index_fts(w["db"])
     except BaseException:
         w["failed"].value = 1
         raise

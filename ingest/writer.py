@@ -272,8 +272,9 @@ FTS_CHUNK = 20000
 def index_fts(db: sqlite_utils.Database) -> int:
     """Bring the full-text index up to date with messages; return how many were indexed.
 
-    The index is filled once per run, not batch by batch: one large insert builds
-    far fewer FTS segments than hundreds of small ones (about 10% of a bulk load).
+    The index is filled every few thousand messages, not batch by batch: one large
+    insert builds far fewer FTS segments than hundreds of small ones (about 10% of a
+    bulk load).
     Each chunk commits with the id it reached, so a killed run's next run resumes.
     """
     conn = db.conn
