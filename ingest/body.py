@@ -179,11 +179,15 @@ _DIFF_META = re.compile(
 )
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 _DIFFSTAT = re.compile(r"^ \S.*\|\s+(\d+\s*[+-]*|Bin .*)\s*$|^ \d+ files? changed")
+# (a string every match contains, so most mail skips the regex, the footer pattern)
 _FOOTERS = [
-    re.compile(r"\n-\s*\nTo unsubscribe from this list:.*\Z", re.S),
-    re.compile(r"\nTo unsubscribe from this list: send the line.*\Z", re.S),
-    re.compile(r"\n_{20,}\s*\n[^\n]*(mailing list|Mailing List)[^\n]*\n.*\Z", re.S),
-    re.compile(r"\n--\s*\nYou received this message because you are subscribed.*\Z", re.S),
+    ("To unsubscribe from this list:",
+     re.compile(r"\n-\s*\nTo unsubscribe from this list:.*\Z", re.S)),
+    ("To unsubscribe from this list: send the line",
+     re.compile(r"\nTo unsubscribe from this list: send the line.*\Z", re.S)),
+    ("_" * 20, re.compile(r"\n_{20,}\s*\n[^\n]*(mailing list|Mailing List)[^\n]*\n.*\Z", re.S)),
+    ("You received this message because you are subscribed",
+     re.compile(r"\n--\s*\nYou received this message because you are subscribed.*\Z", re.S)),
 ]
 
 
@@ -201,8 +205,8 @@ class SplitText:
 
 def strip_footer(text: str) -> tuple[str, str]:
     """Return (text without a mailing-list footer, the footer)."""
-    for pat in _FOOTERS:
-        m = pat.search(text)
+    for needle, pat in _FOOTERS:
+        m = pat.search(text) if needle in text else None
         if m:
             return text[: m.start()], text[m.start():]
     return text, ""
@@ -289,8 +293,7 @@ def split_text(text: str) -> SplitText:
         if c in ("d", "I", "-") and _is_diff_start(lines, i):
             end = _diff_end(lines, i)
             diffs.append("\n".join(lines[i:end]))
-            for k in range(i, end):
-                kinds[k] = "diff"
+            kinds[i:end] = ["diff"] * (end - i)
             i = max(end, i + 1)
             continue
         i += 1
@@ -313,6 +316,8 @@ def split_text(text: str) -> SplitText:
 def _mark_attributions(lines: list[str], kinds: list[str]) -> None:
     # An attribution is the last line with words before a block of quoted lines
     # (blank lines between allowed). Walk from each quote block back to that line.
+    if "quoted" not in kinds:
+        return
     n = len(lines)
     starts = [j for j in range(n) if kinds[j] == "quoted" and (j == 0 or kinds[j - 1] != "quoted")]
     for j in starts:
@@ -362,8 +367,9 @@ def _mark_signature(lines: list[str], kinds: list[str]) -> None:
 
 
 def _mark_diffstat(lines: list[str], kinds: list[str]) -> None:
-    for i, line in enumerate(lines):
-        if kinds[i] == "own" and ("|" in line or "changed" in line) and _DIFFSTAT.match(line):
+    for i in [i for i, line in enumerate(lines) if "|" in line or "changed" in line]:
+        line = lines[i]
+        if kinds[i] == "own" and _DIFFSTAT.match(line):
             kinds[i] = "diffstat"
             # the "---" separator that introduces the diffstat carries no words
             j = i - 1

@@ -11,6 +11,7 @@ only reads the archives and hands out chunks.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -198,6 +199,10 @@ def _init_worker(db_path: str, run_id: int, list_name: str | None, cond, turn, f
         os._exit(1)
     from db import open_db
 
+    # Parsing allocates millions of short-lived containers and no reference cycles:
+    # the cyclic collector's frequent young-generation passes cost ~3% of the parse.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     db = open_db(db_path)
     db.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES * 4}")
     _WORKER.update(db=db, run_id=run_id, list_name=list_name, cond=cond, turn=turn,
