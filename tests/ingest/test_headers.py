@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import email.utils
 import io
 import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest.headers import (
+    _common_date,
     mbox_from_date,
     msgids_in,
     normalize_msgid,
@@ -94,6 +98,32 @@ def test_no_date_and_no_received_falls_back_to_the_mbox_from_line(h):
     assert (m["date"], m["date_source"]) == ("2016-06-01T20:00:54Z", "mbox_from")
     # and the real Date agrees with it
     assert parse_message(raw, mbox_from=from_line).message["date"] == "2016-06-01T20:00:54Z"
+
+
+_DAYS = st.sampled_from(["", "Mon, ", "Thu, ", "Sun, "])
+_MONTHS = st.sampled_from("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+
+
+@given(_DAYS, st.integers(0, 39), _MONTHS, st.integers(1000, 9999), st.integers(0, 29),
+       st.integers(0, 69), st.integers(0, 69), st.sampled_from("+-"), st.integers(0, 29),
+       st.integers(0, 99), st.sampled_from(["", " (PDT)", " (UTC)"]))
+def test_the_fast_path_for_common_dates_agrees_with_the_stdlib(day_name, day, month, year, hh,
+                                                               mm, ss, sign, oh, om, comment):
+    value = f"{day_name}{day} {month} {year} {hh:02d}:{mm:02d}:{ss:02d} {sign}{oh:02d}{om:02d}{comment}"
+    fast = _common_date(value)
+    try:
+        stdlib = email.utils.parsedate_to_datetime(value)
+    except (ValueError, OverflowError):
+        stdlib = None
+    if fast is not None:  # the fast path declines what it cannot read exactly
+        assert stdlib is not None and stdlib.tzinfo is not None
+        assert fast == stdlib and fast.utcoffset().total_seconds() == 0
+
+
+def test_the_fast_path_reads_the_usual_form_and_leaves_zoneless_dates_to_the_stdlib():
+    assert _common_date("Thu, 3 Aug 2006 14:21:07 -0700 (PDT)") == datetime(2006, 8, 3, 21, 21, 7,
+                                                                            tzinfo=UTC)
+    assert _common_date("Thu, 3 Aug 2006 14:21:07 -0000") is None
 
 
 def test_placeholder_from_lines_are_not_dates():
