@@ -21,6 +21,8 @@ not grow with the archive.
 
     python bench/ingest.py                    # 100,000 messages
     python bench/ingest.py --messages 20000 --keep
+    python bench/ingest.py --repeat 3         # alternate (a) and (b) 3 times: the
+                                              # machine's speed drifts between runs
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import os
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -401,6 +404,10 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the archive and databases")
     ap.add_argument("--dir", type=Path, default=None, help="work here instead of a temp dir")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure the bare parse and the whole ingest N times, alternating, and "
+                         "report every pair's ratio and their median (this machine's speed "
+                         "drifts by 15%% from minute to minute)")
     ap.add_argument("--_bare", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._bare:
@@ -455,6 +462,21 @@ def main() -> None:
               f"{load_after:.1f} after: other processes share this machine)")
         print(f"peak RSS at {small_n:,} vs {count:,} messages: {rows[1][4] / 1024:,.0f} MB vs "
               f"{rows[2][4] / 1024:,.0f} MB (largest single process: the writer or a parser)")
+        if args.repeat > 1:
+            ratios = [whole / bare]
+            for i in range(2, args.repeat + 1):
+                bare_i = run_measured([sys.executable, __file__, "--_bare", str(archive)])[0]
+                db = work / "repeat.db"
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+                whole_i = run_measured([*cli, "--db", str(db), "ingest", "--no-progress",
+                                        str(archive)])[0]
+                ratios.append(whole_i / bare_i)
+                print(f"pair {i}: bare parse {bare_i:.1f} s, ingest {whole_i:.1f} s -> "
+                      f"{whole_i / bare_i:.2f}x")
+            print(f"ingest / bare parse over {args.repeat} alternating pairs: "
+                  f"{', '.join(f'{r:.2f}' for r in ratios)}; median "
+                  f"{statistics.median(ratios):.2f}x")
     finally:
         if args.keep:
             print(f"kept {work}")
