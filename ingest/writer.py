@@ -292,19 +292,18 @@ def index_fts(db: sqlite_utils.Database) -> int:
             conn.execute("UPDATE fts_state SET indexed_through = ? WHERE id = 1", [top])
 
 
-def link_new_messages(db: sqlite_utils.Database, *, series: bool = True) -> int:
-    """Thread and link trailers for all unlinked mail, atomically; return threads linked.
+def link_new_messages(db: sqlite_utils.Database) -> int:
+    """Thread and link trailers for all unlinked mail and regroup every queued author's
+    series, atomically; return how many threads were linked.
 
-    Authors of new or moved patches are queued in series_queue; with series=True
-    (the default, and the end of every ingest run) the queue is drained too. The
-    ingest loop links every batch with series=False: regrouping an author rereads
-    their whole history, which per batch would make a large run quadratic.
+    The end of every ingest run does this. Batches during the run only call
+    link_threads_and_trailers: regrouping an author rereads their whole history,
+    which per batch would make a large run quadratic.
     """
     conn = db.conn
     with conn:
         linked = link_threads_and_trailers(db)
-        if series:
-            regroup_queued_series(db)
+        regroup_queued_series(db)
     return linked
 
 
