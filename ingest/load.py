@@ -117,7 +117,8 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
     bar = _progress_bar(total_bytes, progress)
     status = "failed"
     # A checkpoint every 1000 WAL pages (the default) costs as much as the inserts in a
-    # bulk load; checkpoint every 256 MB instead, and once at the end.
+    # bulk load; checkpoint every WAL_CHECKPOINT_PAGES (512 MB of 8 kB pages) instead,
+    # and once at the end. Parallel runs checkpoint from here more often (_checkpoint).
     db.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     try:
         index_fts(db)  # catch up if a killed run left messages unindexed

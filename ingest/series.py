@@ -48,26 +48,25 @@ class Series:
         return next((p for p in self.members if p.kind == "cover"), None)
 
 
-_PATCH_SELECT = (
-    "SELECT p.message_id, p.kind, p.title, p.version, p.part, p.total, p.is_rfc, p.change_id, "
-    "m.from_name, m.from_addr, m.date, m.thread_id, m.parent_id, p.series_id "
-    "FROM patches p JOIN messages m ON m.message_id = p.message_id"
-)
 # One author's patches, read from the partial index messages_patch_authors alone (the
 # planner prefers the plain from_addr index, which reads every message row of the
 # author, text and all; a regroup of a whole archive took seconds doing that).
-_AUTHOR_PATCH_SELECT = (
+_AUTHOR_PATCHES = (
     "SELECT p.message_id, p.kind, p.title, p.version, p.part, p.total, p.is_rfc, p.change_id, "
     "m.from_name, m.from_addr, m.date, m.thread_id, m.parent_id, p.series_id "
     "FROM messages m INDEXED BY messages_patch_authors "
-    "JOIN patches p ON p.message_id = m.message_id"
+    "JOIN patches p ON p.message_id = m.message_id "
+    # "= ?", not COALESCE, and "is_patch = 1" (true of every patch): the index's terms
+    "WHERE {who} AND m.is_patch = 1"
 )
 
 
-def _rows(conn, where: str, params=(), select: str = _PATCH_SELECT) -> list[PatchRow]:
+def _author_patches(conn, author: str) -> list[PatchRow]:
+    """Return every patch of one author ('' for patches without a From address)."""
+    sql = _AUTHOR_PATCHES.format(who="m.from_addr = ?" if author else "m.from_addr IS NULL")
     return [PatchRow(r[0], r[1], r[2] or "", r[3] or 1, r[4], r[5], bool(r[6]), r[7], r[8],
                      r[9], r[10], r[11], r[12], r[13])
-            for r in conn.execute(f"{select} {where}", params)]
+            for r in conn.execute(sql, [author] if author else [])]
 
 
 def _days_between(a: str | None, b: str | None) -> float:
@@ -156,22 +155,12 @@ def series_key(s: Series) -> str:
     return f"{anchor.author_addr or anchor.author_name or ''}|{normalize_title(anchor.title)}"
 
 
-def link_series(db: sqlite_utils.Database, authors: set[str] | None = None) -> int:
-    """Regroup the series of the given authors (default: of unlinked patches); return count."""
+def link_series(db: sqlite_utils.Database, authors: set[str]) -> int:
+    """Regroup all the patches of the given authors into series; return how many."""
     conn = db.conn
-    if authors is None:
-        authors = {r[0] or "" for r in conn.execute(
-            "SELECT m.from_addr FROM patches p JOIN messages m ON m.message_id = p.message_id "
-            "WHERE p.series_id IS NULL")}
-    if not authors:
-        return 0
     total = 0
     for author in sorted(authors):
-        # "m.from_addr = ?", not COALESCE, and "is_patch = 1" (true of every patch) so
-        # that the partial index can be used
-        who = ("m.from_addr = ?" if author else "m.from_addr IS NULL") + " AND m.is_patch = 1"
-        params = [author] if author else []
-        patches = _rows(conn, f"WHERE {who}", params, _AUTHOR_PATCH_SELECT)
+        patches = _author_patches(conn, author)
         old_ids = {p.series_id for p in patches if p.series_id}
         conn.executemany("DELETE FROM series WHERE id = ?", [(i,) for i in old_ids])
         series = group_series(patches)

@@ -313,10 +313,7 @@ def link_threads_and_trailers(db: sqlite_utils.Database) -> int:
     Runs in the caller's transaction; returns how many threads were linked.
     """
     conn = db.conn
-    conn.execute(
-        "INSERT OR IGNORE INTO series_queue SELECT DISTINCT COALESCE(m.from_addr, '') "
-        "FROM patches p JOIN messages m ON m.message_id = p.message_id "
-        "WHERE m.message_id IN (SELECT message_id FROM link_queue)")
+    _queue_authors(conn, "m.message_id IN (SELECT message_id FROM link_queue)")
     threads = link_threads(db)
     if not threads:
         return 0
@@ -324,13 +321,16 @@ def link_threads_and_trailers(db: sqlite_utils.Database) -> int:
     conn.execute("CREATE TEMP TABLE linked_threads (id TEXT PRIMARY KEY)")
     conn.executemany("INSERT INTO temp.linked_threads VALUES (?)", [(t,) for t in threads])
     # Authors whose patches moved thread (a cover letter arrived late) regroup too.
-    conn.execute(
-        "INSERT OR IGNORE INTO series_queue SELECT DISTINCT COALESCE(m.from_addr, '') "
-        "FROM patches p JOIN messages m ON m.message_id = p.message_id "
-        "WHERE m.thread_id IN (SELECT id FROM temp.linked_threads)")
+    _queue_authors(conn, "m.thread_id IN (SELECT id FROM temp.linked_threads)")
     link_trailers(db, threads)
     conn.execute("DROP TABLE temp.linked_threads")
     return len(threads)
+
+
+def _queue_authors(conn, where: str) -> None:
+    """Queue for regrouping the authors of the patches that match where (over m)."""
+    conn.execute("INSERT OR IGNORE INTO series_queue SELECT DISTINCT COALESCE(m.from_addr, '') "
+                 f"FROM patches p JOIN messages m ON m.message_id = p.message_id WHERE {where}")
 
 
 def regroup_queued_series(db: sqlite_utils.Database) -> int:
