@@ -27,5 +27,5 @@ def compress_raw(raw: bytes) -> bytes:
 def decompress_raw(blob: bytes) -> bytes:
     """Return the raw message bytes of a raw_messages.raw value (zstd, or zlib for old rows)."""
     if blob[:4] == _ZSTD_MAGIC:
-        return zstandard.ZstdDecompressor().decompress(blob)
+        return zstandard.decompress(blob)
     return zlib.decompress(blob)

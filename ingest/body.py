@@ -179,7 +179,7 @@ _DIFF_META = re.compile(
 )
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 _DIFFSTAT = re.compile(r"^ \S.*\|\s+(\d+\s*[+-]*|Bin .*)\s*$|^ \d+ files? changed")
-# (a string every match contains, so most mail skips the regex, the footer pattern)
+# (a string every match contains, the pattern): most mail never reaches the regex
 _FOOTERS = [
     ("To unsubscribe from this list:",
      re.compile(r"\n-\s*\nTo unsubscribe from this list:.*\Z", re.S)),
@@ -367,9 +367,8 @@ def _mark_signature(lines: list[str], kinds: list[str]) -> None:
 
 
 def _mark_diffstat(lines: list[str], kinds: list[str]) -> None:
-    for i in [i for i, line in enumerate(lines) if "|" in line or "changed" in line]:
-        line = lines[i]
-        if kinds[i] == "own" and _DIFFSTAT.match(line):
+    for i, line in enumerate(lines):
+        if kinds[i] == "own" and ("|" in line or "changed" in line) and _DIFFSTAT.match(line):
             kinds[i] = "diffstat"
             # the "---" separator that introduces the diffstat carries no words
             j = i - 1
