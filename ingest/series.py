@@ -146,6 +146,42 @@ def group_series(patches: list[PatchRow]) -> list[Series]:
     return out
 
 
+def predict_series(conn, patches: list[tuple[str, str, int | None, int | None, int | None,
+                                          str | None, str | None]]) -> dict[str, str | None]:
+    """Return the series id group_series will most likely give each new patch, or None.
+
+    patches are (message_id, kind, version, part, total, from_addr, parent_id). Written
+    with the patch row, so that regrouping (which writes only what differs) rarely has
+    to rewrite a patch row, diff and all. Only what group_series decides from the patch
+    and its parent is predicted: a cover letter and a lone patch are their own series, a
+    part sent in reply to its author's cover letter belongs to that cover's series;
+    loose parts of a multi-part posting are left to the regrouping.
+    """
+    covers = {mid: (version or 1, addr) for mid, kind, version, _, _, addr, _ in patches
+              if kind == "cover"}
+    want = sorted({par for _, kind, _, part, _, _, par in patches
+                   if kind != "cover" and part is not None and par and par not in covers})
+    for i in range(0, len(want), 500):
+        part_ids = want[i:i + 500]
+        covers.update((r[0], (r[1] or 1, r[2])) for r in conn.execute(
+            "SELECT p.message_id, p.version, m.from_addr FROM patches p JOIN messages m "
+            "ON m.message_id = p.message_id WHERE p.kind = 'cover' AND p.message_id IN "
+            f"({','.join('?' * len(part_ids))})", part_ids))
+    out: dict[str, str | None] = {}
+    for mid, kind, version, part, total, addr, parent in patches:
+        cover = covers.get(parent or "")
+        if kind == "cover":
+            out[mid] = mid
+        elif part is not None and cover is not None and cover[1] == addr \
+                and (version or 1) in (cover[0], 1):
+            out[mid] = parent
+        elif total and total > 1 and part is not None:
+            out[mid] = None
+        else:
+            out[mid] = mid
+    return out
+
+
 def series_key(s: Series) -> str:
     """Return the key that is equal for every version of one series."""
     change = next((p.change_id for p in s.members if p.change_id), None)
@@ -195,10 +231,13 @@ def _write_series(conn, series: list[Series]) -> None:
                 "last_date": dates[-1] if dates else None,
             })
             members.extend((s.id, p.message_id) for p in s.members)
-    conn.executemany("UPDATE patches SET series_id = ? WHERE message_id = ?", members)
+    # Only what changed is written: rewriting a patch row copies its whole diff.
+    conn.executemany("UPDATE patches SET series_id = ?1 WHERE message_id = ?2 "
+                     "AND series_id IS NOT ?1", members)
     # trailers were pointed at these patches when their thread was linked, possibly
     # before this regrouping: bring their series along
-    conn.executemany("UPDATE trailers SET series_id = ? WHERE patch_message_id = ?", members)
+    conn.executemany("UPDATE trailers SET series_id = ?1 WHERE patch_message_id = ?2 "
+                     "AND series_id IS NOT ?1", members)
     cols = list(rows[0]) if rows else []
     if rows:
         conn.executemany(

@@ -17,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from ingest.record import Parsed, parse_message
-from ingest.series import link_series, link_trailers
+from ingest.series import link_series, link_trailers, predict_series
 from ingest.sources import Event, NotMail, RawMail, SourceDone
 from ingest.threading import link_threads, predict_links
 
@@ -122,8 +122,10 @@ def parse_chunk(chunk: list[Event]) -> list[Any]:
 _LINK_FIELDS = ["parent_id", "parent_source", "thread_id", "depth"]
 _INSERT_MESSAGE = (f"INSERT INTO messages (id, run_id, {', '.join(_MESSAGE_FIELDS + _LINK_FIELDS)}) "
                    f"VALUES ({', '.join('?' * (2 + len(_MESSAGE_FIELDS) + len(_LINK_FIELDS)))})")
-_INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(_PATCH_FIELDS)}) VALUES "
-                 f"({', '.join('?' * len(_PATCH_FIELDS))})")
+_INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(_PATCH_FIELDS)}, series_id) VALUES "
+                 f"({', '.join('?' * (len(_PATCH_FIELDS) + 1))})")
+_PATCH_AT = {c: _PATCH_FIELDS.index(c) for c in ("message_id", "kind", "version", "part", "total")}
+_FROM_ADDR_AT = _MESSAGE_FIELDS.index("from_addr")
 
 
 class Writer:
@@ -190,13 +192,14 @@ class Writer:
                 new_raw.append(p.raw + (is_variant, run_id))
                 refs.extend((mid, i, r) for i, r in enumerate(p.references))
                 if p.patch:
-                    patches.append(p.patch)
+                    patches.append((p.patch, p.message[_FROM_ADDR_AT]))
                     files.extend(p.patch_files)
                 trailers.extend(p.trailers)
                 if p.problems:
                     self.stats.problems += 1
                 problems.extend((mid, sha, p.source, k, d) for k, d in p.problems)
                 self.stats.new += 1
+            predicted: dict[str, tuple] = {}
             if new_msgs:
                 irt_at = 2 + _MESSAGE_FIELDS.index("in_reply_to")
                 refs_at = 2 + _MESSAGE_FIELDS.index("references_json")
@@ -214,7 +217,7 @@ class Writer:
                 "is_variant, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_raw)
             conn.executemany("INSERT OR IGNORE INTO message_references VALUES (?, ?, ?)", refs)
             if patches:
-                conn.executemany(_INSERT_PATCH, patches)
+                conn.executemany(_INSERT_PATCH, _with_series(conn, patches, predicted))
             conn.executemany(
                 "INSERT OR IGNORE INTO patch_files (message_id, path, insertions, deletions) "
                 "VALUES (?, ?, ?, ?)", files)
@@ -264,6 +267,16 @@ class Writer:
             "run_id, list) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
             [item.path, item.kind, item.size, item.mtime, item.messages, self.run_id,
              self.list_name or ""])
+
+
+def _with_series(conn, patches: list[tuple[tuple, str | None]],
+                 links: dict[str, tuple]) -> list[tuple]:
+    """Return patch rows with their predicted series_id appended (see predict_series)."""
+    at = _PATCH_AT
+    series = predict_series(conn, [
+        (t[at["message_id"]], t[at["kind"]], t[at["version"]], t[at["part"]], t[at["total"]],
+         addr, links.get(t[at["message_id"]], (None,))[0]) for t, addr in patches])
+    return [t + (series[t[at["message_id"]]],) for t, _ in patches]
 
 
 FTS_CHUNK = 20000

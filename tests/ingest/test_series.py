@@ -145,3 +145,19 @@ def test_cross_posted_mail_is_stored_once_with_both_lists(h, new_db):
     assert s3.read == 0  # unchanged files are skipped
     assert db.execute("SELECT COUNT(*) FROM message_lists").fetchone()[0] == \
         s1.read + s2.read
+
+
+def test_predicted_series_agree_with_the_regrouping(corpus_db):
+    # Patch rows are written with a predicted series so that regrouping, which writes
+    # only what differs, does not rewrite them (diff and all); a prediction that
+    # disagrees with group_series would cost a rewrite on every ingest.
+    from ingest.series import predict_series
+
+    db, _, _ = corpus_db
+    rows = db.execute("SELECT p.message_id, p.kind, p.version, p.part, p.total, m.from_addr, "
+                      "m.parent_id, p.series_id FROM patches p JOIN messages m "
+                      "USING (message_id)").fetchall()
+    predicted = predict_series(db.conn, [r[:7] for r in rows])
+    decided = [(r[0], predicted[r[0]], r[7]) for r in rows if predicted[r[0]] is not None]
+    assert len(decided) > 0.8 * len(rows)
+    assert [d for d in decided if d[1] != d[2]] == []
