@@ -276,7 +276,8 @@ def _is_diff_start(lines: list[str], i: int) -> bool:
 
 def split_text(text: str) -> SplitText:
     """Return text cut into own words, quoted text, signature, footer and diffs."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:  # a replace that finds nothing still costs a pass
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     text, footer = strip_footer(text)
     lines = text.split("\n")
     n = len(lines)

@@ -15,6 +15,8 @@ _BRACKET = re.compile(r"^\s*\[([^\]]*)\]\s*(?::\s*)?")
 _COUNTER = re.compile(r"^(\d+)\s*/\s*(\d+)$")
 _COUNTER_OF = re.compile(r"^(\d+)\s+of\s+(\d+)$", re.I)
 _VERSION = re.compile(r"^v(\d+)$", re.I)
+_REPLY_WORD = re.compile(r"\b(re|aw|sv|antw|vs|r|ref)\s*(\[\d+\])?\s*:")
+_BARE_TAG = re.compile(r"^(patch|rfc)(\s+v(\d+))?\s*:\s*", re.I)
 _PATCH_WORDS = {"patch", "rfc", "resend", "git pull", "pull", "patchv", "rfc-patch"}
 
 
@@ -66,7 +68,7 @@ def parse_subject(subject: str | None) -> Subject:
             marker = m.group(0).lower()
             if "fw" in marker:
                 is_forward = True
-            if re.search(r"\b(re|aw|sv|antw|vs|r|ref)\s*(\[\d+\])?\s*:", marker):
+            if _REPLY_WORD.search(marker):
                 is_reply = True
             text = text[m.end():]
             continue
@@ -105,7 +107,7 @@ def parse_subject(subject: str | None) -> Subject:
             continue
         break
     # "[PATCH] [v2] foo" and "PATCH v2: foo" without brackets are rarer; take the common one.
-    bare = re.match(r"^(patch|rfc)(\s+v(\d+))?\s*:\s*", text, re.I)
+    bare = _BARE_TAG.match(text)
     if bare and not is_patch:
         is_patch = True
         is_rfc = is_rfc or bare.group(1).lower() == "rfc"
@@ -133,6 +135,4 @@ def parse_subject(subject: str | None) -> Subject:
 
 def normalize_title(title: str) -> str:
     """Return a title folded for matching across versions and replies."""
-    t = title.lower()
-    t = re.sub(r"\s+", " ", t).strip()
-    return t.rstrip(" .:;,!")
+    return " ".join(title.lower().split()).rstrip(" .:;,!")

@@ -6,6 +6,8 @@ or patchwork's and b4's test mail); the property tests throw everything else.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -142,3 +144,9 @@ def test_colon_after_the_tag_group_is_not_part_of_the_title():
     # patchwork mail/0007-cvs-format-diff.mbox (binutils, 2011)
     assert parse_subject("[Patch]: Fix ld pr11138 FAILures on mips*.").title == \
         "Fix ld pr11138 FAILures on mips*."
+
+
+@given(st.text())
+def test_normalize_title_folds_case_and_every_whitespace_run(title):
+    expected = re.sub(r"\s+", " ", title.lower()).strip().rstrip(" .:;,!")
+    assert normalize_title(title) == expected
