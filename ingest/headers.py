@@ -146,12 +146,12 @@ def decode_header(value: bytes, problems: Problems) -> str:
 
 def msgids_in(value: str) -> list[str]:
     """Return every Message-ID in a header value, normalised, in order, without repeats."""
-    seen: list[str] = []
-    for m in _MSGID.finditer(value):
-        mid = normalize_msgid(m.group(1))
-        if mid and mid not in seen:
-            seen.append(mid)
-    return seen
+    seen: dict[str, None] = {}
+    for inner in _MSGID.findall(value):
+        mid = "".join(inner.split())  # what normalize_msgid leaves of a bracketed id
+        if mid:
+            seen.setdefault(mid, None)
+    return list(seen)
 
 
 def normalize_msgid(value: str | None) -> str | None:
@@ -238,7 +238,10 @@ def parse_address_list(value: str) -> list[tuple[str, str]]:
     return out
 
 
-_ADDR = re.compile(r"[^\s<>(),;:\"\[\]@\\]+@[^\s<>(),;:\"\[\]@\\]+")
+# A match starts only where a run of address characters starts (the lookbehind) and
+# never gives back what it took (++): without both, every position inside every
+# name in a long Cc line began a match that scanned to the end of the word.
+_ADDR = re.compile(r"(?<![^\s<>(),;:\"\[\]@\\])[^\s<>(),;:\"\[\]@\\]++@[^\s<>(),;:\"\[\]@\\]+")
 
 
 def addresses_in(value: str) -> list[str]:

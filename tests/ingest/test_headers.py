@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ingest.headers import (
     _common_date,
+    addresses_in,
     mbox_from_date,
     msgids_in,
     normalize_msgid,
@@ -255,3 +256,20 @@ def test_synthetic_id_is_stable_and_derived_from_content(h):
     assert a.message["message_id"] == b.message["message_id"]
     assert a.message["synthetic_id"] == 1
     assert parse_message(raw + b"x").message["message_id"] != a.message["message_id"]
+
+
+_ADDRESS_TEXT = st.text(alphabet=st.sampled_from(list('ab.@<>(),;:"[]\\ \té')))
+
+
+@given(_ADDRESS_TEXT)
+def test_addresses_are_the_runs_around_an_at_sign(value):
+    # the plain form of headers._ADDR, whose lookbehind and possessive run only make it fast
+    plain = re.findall(r"[^\s<>(),;:\"\[\]@\\]+@[^\s<>(),;:\"\[\]@\\]+", value)
+    assert addresses_in(value) == list(dict.fromkeys(a.strip(".").lower() for a in plain))
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab@.<> \t")), max_size=8), max_size=6))
+def test_msgids_in_normalises_each_bracketed_id_once_in_order(parts):
+    value = " ".join(f"<{p}>" for p in parts)
+    expected = [normalize_msgid(m) for m in re.findall(r"<([^<>]+)>", value)]
+    assert msgids_in(value) == list(dict.fromkeys(m for m in expected if m))
