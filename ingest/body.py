@@ -283,11 +283,14 @@ def split_text(text: str) -> SplitText:
     n = len(lines)
     kinds = ["own"] * n
     diffs: list[str] = []
+    quote_starts: list[int] = []  # the first line of each block of quoted lines
     i = 0
     while i < n:
         line = lines[i]
         c = line[:1]
         if c == ">" or (c in (" ", "\t", "|") and _QUOTED.match(line)):
+            if i == 0 or kinds[i - 1] != "quoted":
+                quote_starts.append(i)
             kinds[i] = "quoted"
             i += 1
             continue
@@ -298,7 +301,7 @@ def split_text(text: str) -> SplitText:
             i = max(end, i + 1)
             continue
         i += 1
-    _mark_attributions(lines, kinds)
+    _mark_attributions(lines, kinds, quote_starts)
     _mark_outlook_quote(lines, kinds, text)
     if "--" in text:
         _mark_signature(lines, kinds)
@@ -314,13 +317,10 @@ def split_text(text: str) -> SplitText:
                      [d for d in parts["diffstat"] if d.strip() != "---"])
 
 
-def _mark_attributions(lines: list[str], kinds: list[str]) -> None:
+def _mark_attributions(lines: list[str], kinds: list[str], starts: list[int]) -> None:
     # An attribution is the last line with words before a block of quoted lines
-    # (blank lines between allowed). Walk from each quote block back to that line.
-    if "quoted" not in kinds:
-        return
+    # (blank lines between allowed). Walk from each quote block (starts) back to that line.
     n = len(lines)
-    starts = [j for j in range(n) if kinds[j] == "quoted" and (j == 0 or kinds[j - 1] != "quoted")]
     for j in starts:
         i = j - 1
         while i >= 0 and kinds[i] == "own" and not lines[i].strip():

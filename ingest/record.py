@@ -8,10 +8,10 @@ it returns plain picklable data.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _json_string  # the C one when built
 from typing import Any
 
 from db.blobs import compress_raw
@@ -50,6 +50,12 @@ class Parsed:
     trailers: list[dict[str, Any]]
     list_ids: list[str]
     problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def json_strings(items: list[str] | tuple[str, ...]) -> str:
+    """Return json.dumps(list(items)) for a list of strings, without json.dumps' per-call
+    encoder set-up (it was 3% of the parse)."""
+    return "[" + ", ".join(map(_json_string, items)) + "]"
 
 
 def _first(headers: list[tuple[str, bytes]], name: str) -> bytes | None:
@@ -228,7 +234,7 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         "to_addrs": ", ".join(addresses_in(h("to"))) or None,
         "cc_addrs": ", ".join(addresses_in(h("cc"))) or None,
         "in_reply_to": irt,
-        "references_json": json.dumps(chain) if chain else None,
+        "references_json": json_strings(chain) if chain else None,
         "is_reply": int(subj.is_reply or bool(irt)),
         "is_patch": int(kind is not None),
         "has_diff": int(bool(diffs)),
@@ -251,7 +257,7 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
             "part": subj.counter,
             "total": subj.total,
             "is_rfc": int(subj.is_rfc),
-            "prefixes": json.dumps(list(subj.prefixes)),
+            "prefixes": json_strings(subj.prefixes),
             "files_changed": len(summary.files) if summary else 0,
             "insertions": summary.insertions if summary else 0,
             "deletions": summary.deletions if summary else 0,

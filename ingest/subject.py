@@ -20,7 +20,7 @@ _BARE_TAG = re.compile(r"^(patch|rfc)(\s+v(\d+))?\s*:\s*", re.I)
 _PATCH_WORDS = {"patch", "rfc", "resend", "git pull", "pull", "patchv", "rfc-patch"}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ sets each field the slow way
 class Subject:
     """What a subject line says about its message."""
 
