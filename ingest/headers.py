@@ -55,8 +55,19 @@ def split_message(raw: bytes, problems: Problems) -> tuple[list[tuple[str, bytes
         if len(fields) == unfolded.count(b"\n") + 1:
             # values keep trailing blanks: every reader goes through decode_header,
             # which collapses whitespace
-            return [(n.decode().lower(), v) for n, v in fields], body
+            names = _NAMES
+            return [(names.get(n) or _name(n), v) for n, v in fields], body
     return _split_message_slow(raw, problems)
+
+
+_NAMES: dict[bytes, str] = {}  # header name as found -> lowercased text; a few hundred
+
+
+def _name(raw_name: bytes) -> str:
+    name = raw_name.decode().lower()
+    if len(_NAMES) < 4096:  # fuzzed mail invents names; keep the cache bounded
+        _NAMES[raw_name] = name
+    return name
 
 
 def _split_message_slow(raw: bytes,
