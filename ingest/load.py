@@ -44,7 +44,7 @@ BATCH = 1000
 LINK_EVERY = 1  # batches between two linking passes (see _link_due)
 WAL_CHECKPOINT_PAGES = 65536
 FTS_EVERY = 10  # batches between two full-text index fills (see _fts_due)
-CHECKPOINT_EVERY = 8  # batches between two checkpoints by the main process (parallel runs)
+CHECKPOINT_EVERY = 4  # batches between two checkpoints by the main process (parallel runs)
 
 
 def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
