@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from ingest.by_keys import rows_in
 from ingest.subject import normalize_title
 
 logger = logging.getLogger(__name__)
@@ -161,12 +162,9 @@ def predict_series(conn, patches: list[tuple[str, str, int | None, int | None, i
               if kind == "cover"}
     want = sorted({par for _, kind, _, part, _, _, par in patches
                    if kind != "cover" and part is not None and par and par not in covers})
-    for i in range(0, len(want), 500):
-        part_ids = want[i:i + 500]
-        covers.update((r[0], (r[1] or 1, r[2])) for r in conn.execute(
-            "SELECT p.message_id, p.version, m.from_addr FROM patches p JOIN messages m "
-            "ON m.message_id = p.message_id WHERE p.kind = 'cover' AND p.message_id IN "
-            f"({','.join('?' * len(part_ids))})", part_ids))
+    covers.update((r[0], (r[1] or 1, r[2])) for r in rows_in(
+        conn, "SELECT p.message_id, p.version, m.from_addr FROM patches p JOIN messages m "
+        "ON m.message_id = p.message_id WHERE p.kind = 'cover' AND p.message_id IN ({})", want))
     out: dict[str, str | None] = {}
     for mid, kind, version, part, total, addr, parent in patches:
         cover = covers.get(parent or "")

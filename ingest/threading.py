@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from ingest.by_keys import rows_in
+
 logger = logging.getLogger(__name__)
 
 
@@ -66,12 +68,10 @@ def predict_links(conn, rows: list[tuple[str, str | None, list[str], bool]]
             parents[mid] = (refs[-1], "references")
     want = sorted({p for p, _ in parents.values()})
     known: dict[str, tuple[str | None, int | None]] = {}
-    for i in range(0, len(want), 500):
-        part = want[i:i + 500]
-        for mid, tid, depth in conn.execute(
-                f"SELECT message_id, thread_id, depth FROM messages WHERE message_id IN "
-                f"({','.join('?' * len(part))})", part):
-            known[mid] = (tid, depth)
+    for mid, tid, depth in rows_in(
+            conn, "SELECT message_id, thread_id, depth FROM messages WHERE message_id IN ({})",
+            want):
+        known[mid] = (tid, depth)
     out: dict[str, tuple[str | None, str, str | None, int | None]] = {}
     for mid, _irt, _refs, is_reply in rows:
         if mid in parents:

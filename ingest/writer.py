@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ingest.by_keys import rows_in
 from ingest.record import Parsed, parse_message
 from ingest.series import link_series, link_trailers, predict_series
 from ingest.sources import Event, NotMail, RawMail, SourceDone
@@ -239,11 +240,7 @@ class Writer:
         return {r[0] for r in self._existing_rows(sql, keys)}
 
     def _existing_rows(self, sql: str, keys: list[str]) -> list[tuple]:
-        out: list[tuple] = []
-        for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
-            out.extend(self.conn.execute(sql.format(",".join("?" * len(part))), part))
-        return out
+        return list(rows_in(self.conn, sql, keys))
 
     def _not_mail(self, item: NotMail) -> None:
         self.stats.not_mail += 1
