@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 
 import sqlite_utils
 
-from ingest.sources import Event, RawMail, count_bytes, iter_paths
+from ingest.sources import Event, MboxSlice, RawMail, count_bytes, iter_paths
 from ingest.writer import (  # noqa: F401 - re-exported: the module's public names
     MESSAGE_COLUMNS,
     PATCH_COLUMNS,
@@ -54,6 +54,8 @@ def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
         chunk.append(ev)
         if isinstance(ev, RawMail):
             mails += 1
+        elif isinstance(ev, MboxSlice):
+            mails += ev.messages
         if mails >= size or (not isinstance(ev, RawMail) and len(chunk) > size):
             yield chunk
             chunk, mails = [], 0
@@ -107,8 +109,9 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
     db.conn.commit()
     stats = IngestStats(run_id=cur.lastrowid)
     skip = (lambda *_: False) if rescan else _skip_check(db, list_name)
+    # Plain mbox files come as byte ranges that the parsing worker reads itself.
     events = iter_paths(paths, fmt=fmt, stdin=stdin, inbox_position=_inbox_position(db),
-                        skip_file=skip)
+                        skip_file=skip, slices=batch_size)
     total_bytes = count_bytes(paths)
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if total_bytes > 8 << 20 else 1

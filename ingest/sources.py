@@ -60,7 +60,7 @@ class SourceDone:
     git_commit: str | None = None
 
 
-Event = RawMail | NotMail | SourceDone
+Event = RawMail | NotMail | SourceDone  # and MboxSlice, from iter_paths(slices=True)
 SkipCheck = Callable[[str, int, float], bool]
 
 
@@ -71,17 +71,22 @@ def unquote_mboxrd(data: bytes) -> bytes:
     return _MBOXRD_QUOTED.sub(rb"\1", data)
 
 
-def iter_mbox(stream: BinaryIO, source: str, *, fmt: str = "auto") -> Iterator[RawMail]:
-    """Yield the messages of an mbox stream; fmt is 'mboxrd', 'mboxo' or 'auto'."""
+def _mbox_messages(stream: BinaryIO) -> Iterator[tuple[bytes, int, int, int, bytes | None]]:
+    """Split an mbox stream: yield (buf, offset, start, end, from_line) per message.
+
+    buf[start:end] is the message that follows from_line (None for text before the
+    first From_ line) and offset is where buf[0] sits in the stream. iter_mbox copies
+    the message out; mbox_slices only needs where it starts, so it copies nothing.
+    """
     # Candidates are found with bytes.find(b"\nFrom ") (memchr speed) and only then
     # checked with the From_ regex: a regex search anchored with ^ in MULTILINE mode
     # tries every byte of every message. A b"\n" in front of the first chunk makes
     # the start of the file a line start like any other.
     buf = b"\n"
+    offset = -1
     pos = 1  # where the current message starts
     scan = 0  # where to look for the next candidate
     from_line: bytes | None = None
-    rd: bool | None = None if fmt == "auto" else fmt == "mboxrd"
     eof = False
     while not eof:
         chunk = stream.read(CHUNK)
@@ -101,25 +106,92 @@ def iter_mbox(stream: BinaryIO, source: str, *, fmt: str = "auto") -> Iterator[R
             if m is None:  # "From here on..." in an mboxo body
                 scan = start
                 continue
-            body = buf[pos:start]
-            if from_line is not None:
-                yield _mail(body, source, from_line, rd)
-            elif body.strip():
-                # text before the first From_ line: a bare message glued in front
-                yield _mail(body, source, None, rd)
+            yield buf, offset, pos, start, from_line
             from_line = m.group(0)
-            if rd is None:
-                rd = from_line.startswith(b"From mboxrd@")
             pos = m.end()
             scan = pos - 1  # a From_ line may follow at once (an empty message)
         cut = pos - 1  # keep the newline before pos, so a From_ line there is found
         if cut > 0:
             buf = buf[cut:]
+            offset += cut
             pos -= cut
             scan = max(scan - cut, 0)
-    rest = buf[pos:]
-    if from_line is not None or rest.strip():
-        yield _mail(rest, source, from_line, rd)
+    yield buf, offset, pos, len(buf), from_line
+
+
+def iter_mbox(stream: BinaryIO, source: str, *, fmt: str = "auto") -> Iterator[RawMail]:
+    """Yield the messages of an mbox stream; fmt is 'mboxrd', 'mboxo' or 'auto'."""
+    rd: bool | None = None if fmt == "auto" else fmt == "mboxrd"
+    for buf, _offset, start, end, from_line in _mbox_messages(stream):
+        if from_line is not None:
+            if rd is None:
+                rd = from_line.startswith(b"From mboxrd@")
+            yield _mail(buf[start:end], source, from_line, rd)
+        elif buf[start:end].strip():
+            # text before the first From_ line: a bare message glued in front
+            yield _mail(buf[start:end], source, None, rd)
+
+
+@dataclass
+class MboxSlice:
+    """Whole messages of a plain mbox file, by byte range, for whoever parses them to read.
+
+    Parallel ingest hands these to its workers instead of the messages themselves: the
+    main process then only finds where messages start, and the bytes never travel
+    through a pipe. read_slice yields exactly what iter_mbox yields for that range.
+    """
+
+    path: str
+    start: int
+    end: int
+    messages: int
+    fmt: str  # for iter_mbox: only a file's first slice may still say "auto"
+
+
+SLICE_BYTES = 16 << 20  # a slice of a few huge messages stops early, so memory stays flat
+
+
+def mbox_slices(stream: BinaryIO, source: str, *, fmt: str = "auto",
+                messages: int = 1000, max_bytes: int = SLICE_BYTES
+                ) -> Iterator[MboxSlice]:
+    """Yield consecutive byte ranges of an mbox stream, each of whole messages, covering it all."""
+    # A file's format ("auto") is decided by its first From_ line; slices after the
+    # first do not start with it, so they are told the format found.
+    rest_fmt = fmt
+    first = 0  # where the current slice starts
+    count = 0
+    for buf, offset, start, end, from_line in _mbox_messages(stream):
+        if from_line is None:
+            if buf[start:end].strip():
+                count += 1  # iter_mbox yields it too
+            continue
+        at = offset + start - len(from_line)
+        if count >= messages or (count and at - first >= max_bytes):
+            yield MboxSlice(source, first, at, count, fmt if first == 0 else rest_fmt)
+            first, count = at, 0
+        if rest_fmt == "auto":
+            rest_fmt = "mboxrd" if from_line.startswith(b"From mboxrd@") else "mboxo"
+        count += 1
+    if count:
+        yield MboxSlice(source, first, offset + end, count,  # type: ignore[possibly-undefined]
+                        fmt if first == 0 else rest_fmt)
+
+
+def read_slice(piece: MboxSlice) -> Iterator[RawMail | NotMail]:
+    """Yield the messages of an mbox slice, as iter_mbox yields them from the whole file."""
+    try:
+        with open(piece.path, "rb") as f:
+            f.seek(piece.start)
+            data = f.read(piece.end - piece.start)
+    except OSError as exc:
+        yield NotMail(piece.path, f"cannot read bytes {piece.start}-{piece.end}: "
+                                  f"{exc.strerror or exc}; run the ingest again")
+        return
+    yield from iter_mbox(io.BytesIO(data), piece.path, fmt=piece.fmt)
+    if len(data) < piece.end - piece.start:
+        missing = piece.end - piece.start - len(data)
+        yield NotMail(piece.path, f"the file shrank while it was read ({missing} bytes "
+                                  "missing); run the ingest again")
 
 
 def _mail(body: bytes, source: str, from_line: bytes | None, rd: bool | None) -> RawMail:
@@ -182,7 +254,7 @@ def sniff(head: bytes) -> str:
     return "unknown"
 
 
-def _read_file(path: Path, fmt: str) -> Iterator[Event]:
+def _read_file(path: Path, fmt: str, slices: int) -> Iterator[Event]:
     source = str(path)
     try:
         st = path.stat()
@@ -206,7 +278,11 @@ def _read_file(path: Path, fmt: str) -> Iterator[Event]:
                 f.seek(0)
                 stream = f
             count = 0
-            if kind == "mbox":
+            if kind == "mbox" and slices and inner == "plain":
+                for piece in mbox_slices(stream, source, fmt=fmt, messages=slices):
+                    count += piece.messages
+                    yield piece
+            elif kind == "mbox":
                 try:
                     for mail in iter_mbox(stream, source, fmt=fmt):
                         count += 1
@@ -297,8 +373,13 @@ def iter_inbox_epoch(git_dir: Path, since_commit: str | None,
 
 def iter_paths(paths: list[str], *, fmt: str = "auto", stdin: BinaryIO | None = None,
                inbox_position: Callable[[str], str | None] = lambda _: None,
-               skip_file: SkipCheck = lambda *_: False) -> Iterator[Event]:
-    """Yield every message (and per-source events) found under the given paths, in order."""
+               skip_file: SkipCheck = lambda *_: False, slices: int = 0
+               ) -> Iterator[Event]:
+    """Yield every message (and per-source events) found under the given paths, in order.
+
+    With slices (a number of messages), a plain mbox file comes as MboxSlice byte
+    ranges of that many messages (see read_slice) instead of one RawMail per message.
+    """
     for arg in paths:
         if arg == "-":
             stream = stdin if stdin is not None else io.BufferedReader(io.FileIO(0))
@@ -308,10 +389,10 @@ def iter_paths(paths: list[str], *, fmt: str = "auto", stdin: BinaryIO | None = 
             else:
                 yield from iter_mbox(stream, "<stdin>", fmt=fmt)
             continue
-        yield from _walk(Path(arg), fmt, inbox_position, skip_file, explicit=True)
+        yield from _walk(Path(arg), fmt, inbox_position, skip_file, slices)
 
 
-def _walk(path: Path, fmt: str, inbox_position, skip_file, *, explicit: bool) -> Iterator[Event]:
+def _walk(path: Path, fmt: str, inbox_position, skip_file, slices: int) -> Iterator[Event]:
     if not path.exists():
         yield NotMail(str(path), "no such file or directory")
         return
@@ -328,19 +409,19 @@ def _walk(path: Path, fmt: str, inbox_position, skip_file, *, explicit: bool) ->
             for sub in ("new", "cur"):
                 for f in sorted((path / sub).iterdir()):
                     if f.is_file():
-                        yield from _file(f.resolve(), fmt, skip_file)
+                        yield from _file(f.resolve(), fmt, skip_file, slices)
             return
         for child in sorted(path.iterdir()):
             if child.name.startswith("."):
                 continue
             if child.is_file() and child.suffix.lower() in _SKIP_SUFFIXES:
                 continue
-            yield from _walk(child, fmt, inbox_position, skip_file, explicit=False)
+            yield from _walk(child, fmt, inbox_position, skip_file, slices)
         return
-    yield from _file(path.resolve(), fmt, skip_file)
+    yield from _file(path.resolve(), fmt, skip_file, slices)
 
 
-def _file(path: Path, fmt: str, skip_file: SkipCheck) -> Iterator[Event]:
+def _file(path: Path, fmt: str, skip_file: SkipCheck, slices: int) -> Iterator[Event]:
     try:
         st = path.stat()
     except OSError as exc:
@@ -349,7 +430,7 @@ def _file(path: Path, fmt: str, skip_file: SkipCheck) -> Iterator[Event]:
     if skip_file(str(path), st.st_size, st.st_mtime):
         logger.debug("skipping %s: already ingested, unchanged", path)
         return
-    yield from _read_file(path, fmt)
+    yield from _read_file(path, fmt, slices)
 
 
 def count_bytes(paths: list[str]) -> int:

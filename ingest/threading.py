@@ -105,15 +105,18 @@ def _needs_subject_parent(node: Node) -> bool:
     return node.is_reply and not node.in_reply_to and not node.references
 
 
-def link_threads(db: sqlite_utils.Database) -> set[str]:
+def link_threads(db: sqlite_utils.Database, fresh: list[Node] = ()) -> set[str]:
     """Recompute parents, placeholders and threads around new mail; return the thread ids.
 
-    Runs inside the caller's transaction, so that series and trailer links are
-    updated atomically with the threads they depend on.
+    New mail is what link_queue holds plus fresh, the nodes of rows the caller has
+    just written (so they need not be read back). Runs inside the caller's
+    transaction, so that series and trailer links are updated atomically with the
+    threads they depend on.
     """
     conn = db.conn
-    new = _nodes(conn, f"SELECT {_NODE_COLS} FROM messages WHERE message_id IN "
-                       "(SELECT message_id FROM link_queue)")
+    new = {n.message_id: n for n in fresh}
+    new.update(_nodes(conn, f"SELECT {_NODE_COLS} FROM messages WHERE message_id IN "
+                            "(SELECT message_id FROM link_queue)"))
     if not new:
         conn.execute("DELETE FROM link_queue")
         return set()
@@ -151,7 +154,8 @@ def link_threads(db: sqlite_utils.Database) -> set[str]:
     _temp_ids(conn, "affected", affected)
     nodes = dict(new)
     nodes.update(_nodes(conn, f"SELECT {_NODE_COLS} FROM messages WHERE thread_id IN "
-                              "(SELECT id FROM temp.affected)"))
+                              "(SELECT id FROM temp.affected) "
+                              "AND message_id NOT IN (SELECT id FROM temp.new_ids)"))
     for node in nodes.values():
         if node.message_id not in subject_parents and _needs_subject_parent(node):
             parent = _subject_parent(conn, node)

@@ -8,7 +8,6 @@ so a batch that is written again changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,8 +18,8 @@ import sqlite_utils
 from ingest.by_keys import rows_in
 from ingest.record import Parsed, parse_message
 from ingest.series import link_series, link_trailers, predict_series
-from ingest.sources import Event, NotMail, RawMail, SourceDone
-from ingest.threading import link_threads, predict_links
+from ingest.sources import Event, MboxSlice, NotMail, RawMail, SourceDone, read_slice
+from ingest.threading import Node, link_threads, predict_links
 
 logger = logging.getLogger(__name__)
 
@@ -106,18 +105,23 @@ def to_rows(p: Parsed) -> Rows:
 
 
 def parse_chunk(chunk: list[Event]) -> list[Any]:
-    """Return (Rows or event, raw size) for each event of a chunk; runs in workers."""
+    """Return (Rows or event, raw size) for each message or event of a chunk; runs in workers."""
     out: list[Any] = []
     for ev in chunk:
-        if isinstance(ev, RawMail):
-            try:
-                out.append((to_rows(parse_message(ev.raw, source=ev.source,
-                                                  mbox_from=ev.mbox_from)), len(ev.raw)))
-            except Exception as exc:  # parse_message is total; this guards the guard
-                out.append((NotMail(ev.source, f"parser crashed: {exc!r}"), len(ev.raw)))
+        if isinstance(ev, MboxSlice):
+            out.extend(_parsed(mail) for mail in read_slice(ev))
         else:
-            out.append((ev, 0))
+            out.append(_parsed(ev))
     return out
+
+
+def _parsed(ev: Event) -> tuple[Any, int]:
+    if not isinstance(ev, RawMail):
+        return ev, 0
+    try:
+        return to_rows(parse_message(ev.raw, source=ev.source, mbox_from=ev.mbox_from)), len(ev.raw)
+    except Exception as exc:  # parse_message is total; this guards the guard
+        return NotMail(ev.source, f"parser crashed: {exc!r}"), len(ev.raw)
 
 
 _LINK_FIELDS = ["parent_id", "parent_source", "thread_id", "depth"]
@@ -127,6 +131,9 @@ _INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(_PATCH_FIELDS)}, se
                  f"({', '.join('?' * (len(_PATCH_FIELDS) + 1))})")
 _PATCH_AT = {c: _PATCH_FIELDS.index(c) for c in ("message_id", "kind", "version", "part", "total")}
 _FROM_ADDR_AT = _MESSAGE_FIELDS.index("from_addr")
+# where a field sits in a row as inserted: (id, run_id, *_MESSAGE_FIELDS)
+_MESSAGE_AT = {c: 2 + _MESSAGE_FIELDS.index(c) for c in (
+    "message_id", "in_reply_to", "is_reply", "norm_subject", "subject", "date")}
 
 
 class Writer:
@@ -155,6 +162,7 @@ class Writer:
                 "SELECT message_id, content_key FROM messages WHERE message_id IN ({})",
                 [p.message_id for p in parsed]))
             new_msgs, new_raw, refs, patches, files, trailers, problems = [], [], [], [], [], [], []
+            new_refs: list[list[str]] = []  # each new message's References, as parsed
             memberships: list[tuple[str, str]] = []
             run_id = self.run_id
             for item, size in results:
@@ -190,6 +198,7 @@ class Writer:
                 row = (self.next_id, run_id) + p.message
                 self.next_id += 1
                 new_msgs.append(row)
+                new_refs.append(p.references)
                 new_raw.append(p.raw + (is_variant, run_id))
                 refs.extend((mid, i, r) for i, r in enumerate(p.references))
                 if p.patch:
@@ -201,18 +210,22 @@ class Writer:
                 problems.extend((mid, sha, p.source, k, d) for k, d in p.problems)
                 self.stats.new += 1
             predicted: dict[str, tuple] = {}
+            fresh: list[Node] = []
             if new_msgs:
-                irt_at = 2 + _MESSAGE_FIELDS.index("in_reply_to")
-                refs_at = 2 + _MESSAGE_FIELDS.index("references_json")
-                reply_at = 2 + _MESSAGE_FIELDS.index("is_reply")
+                at = _MESSAGE_AT
                 predicted = predict_links(conn, [
-                    (r[2 + _MESSAGE_FIELDS.index("message_id")], r[irt_at],
-                     json.loads(r[refs_at]) if r[refs_at] else [], bool(r[reply_at]))
-                    for r in new_msgs])
-                mid_at = 2 + _MESSAGE_FIELDS.index("message_id")
-                conn.executemany(_INSERT_MESSAGE, [r + predicted[r[mid_at]] for r in new_msgs])
-                conn.executemany("INSERT OR IGNORE INTO link_queue VALUES (?)",
-                                 [(r[mid_at],) for r in new_msgs])
+                    (r[at["message_id"]], r[at["in_reply_to"]], rs, bool(r[at["is_reply"]]))
+                    for r, rs in zip(new_msgs, new_refs, strict=True)])
+                conn.executemany(_INSERT_MESSAGE,
+                                 [r + predicted[r[at["message_id"]]] for r in new_msgs])
+                if link:  # linked below, in this transaction: handed over, not queued
+                    fresh = [Node(r[at["message_id"]], r[at["in_reply_to"]], rs,
+                                  r[at["norm_subject"]], r[at["subject"]], bool(r[at["is_reply"]]),
+                                  r[at["date"]], predicted[r[at["message_id"]]])
+                             for r, rs in zip(new_msgs, new_refs, strict=True)]
+                else:
+                    conn.executemany("INSERT OR IGNORE INTO link_queue VALUES (?)",
+                                     [(r[at["message_id"]],) for r in new_msgs])
             conn.executemany(
                 "INSERT INTO raw_messages (sha256, message_id, raw, size, source, mbox_from, "
                 "is_variant, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_raw)
@@ -233,7 +246,7 @@ class Writer:
                              [(n,) for n in {n for _, n in memberships}])
             conn.executemany("INSERT OR IGNORE INTO message_lists VALUES (?, ?)", memberships)
             if link:
-                link_threads_and_trailers(self.db)
+                link_threads_and_trailers(self.db, fresh)
 
 
     def _existing(self, sql: str, keys: list[str]) -> set[str]:
@@ -317,20 +330,21 @@ def link_new_messages(db: sqlite_utils.Database) -> int:
     return linked
 
 
-def link_threads_and_trailers(db: sqlite_utils.Database) -> int:
-    """Thread the mail in link_queue and link its trailers; queue its patch authors.
+def link_threads_and_trailers(db: sqlite_utils.Database, fresh: list[Node] = ()) -> int:
+    """Thread the mail in link_queue and fresh (rows just written, not queued) and link
+    its trailers; queue its patch authors.
 
     Runs in the caller's transaction; returns how many threads were linked.
     """
     conn = db.conn
-    _queue_authors(conn, "m.message_id IN (SELECT message_id FROM link_queue)")
-    threads = link_threads(db)
+    threads = link_threads(db, fresh)
     if not threads:
         return 0
     conn.execute("DROP TABLE IF EXISTS temp.linked_threads")
     conn.execute("CREATE TEMP TABLE linked_threads (id TEXT PRIMARY KEY)")
     conn.executemany("INSERT INTO temp.linked_threads VALUES (?)", [(t,) for t in threads])
-    # Authors whose patches moved thread (a cover letter arrived late) regroup too.
+    # Every new message is in a linked thread, so this queues the authors of the new
+    # patches, and those whose patches moved thread (a cover letter arrived late) too.
     _queue_authors(conn, "m.thread_id IN (SELECT id FROM temp.linked_threads)")
     link_trailers(db, threads)
     conn.execute("DROP TABLE temp.linked_threads")

@@ -215,7 +215,7 @@ def test_linking_in_rounds_gives_the_same_database_as_linking_once(h, tmp_path, 
 
     real_link = writer.link_threads_and_trailers
     monkeypatch.setattr(writer, "link_threads_and_trailers",
-                        lambda db: calls.append(1) or real_link(db))
+                        lambda db, *fresh: calls.append(1) or real_link(db, *fresh))
     rounds = new_db("rounds.db")
     ingest(rounds, src, progress=False, workers=1, batch_size=100)
     assert len(calls) > 4

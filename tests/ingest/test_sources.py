@@ -14,11 +14,24 @@ import sys
 import zlib
 from email.policy import compat32
 
+import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.cli import cli
 from db.blobs import decompress_raw
-from ingest.sources import NotMail, RawMail, iter_mbox, iter_paths, sniff, unquote_mboxrd
+from ingest.sources import (
+    MboxSlice,
+    NotMail,
+    RawMail,
+    iter_mbox,
+    iter_paths,
+    mbox_slices,
+    read_slice,
+    sniff,
+    unquote_mboxrd,
+)
 
 MBOXRD = "mboxrd-quoted-from-and-outlook-attribution.mbox"
 MBOXRD_FROM_READING = "SN6PR02MB4157E6D02773A9D7A4B9E85BD4F6A@SN6PR02MB4157.namprd02.prod.outlook.com"
@@ -270,3 +283,85 @@ def test_text_before_the_first_from_line_is_kept_as_a_message(h):
     mails = [e for e in iter_mbox(io.BytesIO(mbox), "x") if isinstance(e, RawMail)]
     assert len(mails) == 6
     assert mails[0].raw.startswith(b"From: a@example.com\n")
+
+
+def _from_slices(path, fmt: str, per: int, max_bytes: int = 16 << 20) -> tuple[list, list]:
+    with open(path, "rb") as f:
+        pieces = list(mbox_slices(f, str(path), fmt=fmt, messages=per, max_bytes=max_bytes))
+    return pieces, [(m.raw, m.mbox_from) for piece in pieces for m in read_slice(piece)]
+
+
+def _tiles(pieces: list[MboxSlice], size: int) -> bool:
+    return (pieces[0].start == 0 and pieces[-1].end == size
+            and all(a.end == b.start for a, b in zip(pieces, pieces[1:], strict=False)))
+
+
+@pytest.mark.parametrize("fmt", ["auto", "mboxo", "mboxrd"])
+def test_mbox_slices_read_back_as_exactly_the_messages_of_the_whole_file(h, fmt):
+    """Parallel ingest hands out byte ranges: read one by one they must give the same
+    messages as the whole file, whatever the format and wherever the cuts fall."""
+    files = [p for p in sorted(h.shared().rglob("*")) if p.is_file()
+             and sniff(p.read_bytes()[:8192]) == "mbox"]
+    files += [h.fixture(MBOXRD), h.fixture("b4-trailer-on-cover-letter.mbox")]
+    assert len(files) > 20
+    for path in files:
+        data = path.read_bytes()
+        whole = [(m.raw, m.mbox_from) for m in iter_mbox(io.BytesIO(data), str(path), fmt=fmt)]
+        for per in (1, 3, 1000):
+            pieces, got = _from_slices(path, fmt, per)
+            assert got == whole, (path, per)
+            assert sum(p.messages for p in pieces) == len(whole)
+            assert _tiles(pieces, len(data))
+
+
+def test_every_slice_is_read_in_the_format_of_the_files_first_from_line(tmp_path):
+    """An mboxo file whose later From_ line happens to read "From mboxrd@z" stays mboxo:
+    a slice starting there must not unquote its '>From ' lines."""
+    path = tmp_path / "mboxo.mbox"
+    path.write_bytes(b"From a@b Mon Jan  2 03:04:05 2006\nSubject: 1\n\none\n\n"
+                     b"From mboxrd@z Thu Jan  1 00:00:00 1970\nSubject: 2\n\n>From two\n\n"
+                     b"From a@b Mon Jan  2 03:04:05 2006\nSubject: 3\n\n>From three\n")
+    whole = [m.raw for m in iter_mbox(io.BytesIO(path.read_bytes()), str(path))]
+    assert whole[1] == b"Subject: 2\n\n>From two\n"
+    pieces, got = _from_slices(path, "auto", 1)
+    assert [p.fmt for p in pieces] == ["auto", "mboxo", "mboxo"]
+    assert [raw for raw, _ in got] == whole
+
+
+def test_a_slice_of_huge_messages_stops_at_the_byte_limit(h):
+    path = h.fixture(MBOXRD)
+    whole = [(m.raw, m.mbox_from) for m in iter_mbox(io.BytesIO(path.read_bytes()), "x")]
+    pieces, got = _from_slices(path, "auto", 1000, max_bytes=1)
+    assert [p.messages for p in pieces] == [1] * len(whole)
+    assert got == [(raw, frm) for raw, frm in whole]
+
+
+def test_a_file_that_shrank_since_it_was_sliced_is_reported(h, tmp_path):
+    path = tmp_path / "a.mbox"
+    path.write_bytes(h.fixture(MBOXRD).read_bytes())
+    with open(path, "rb") as f:
+        pieces = list(mbox_slices(f, str(path)))
+    path.write_bytes(path.read_bytes()[:-100])
+    events = list(read_slice(pieces[-1]))
+    assert isinstance(events[-1], NotMail) and "shrank" in events[-1].reason
+    assert all(isinstance(e, RawMail) for e in events[:-1])
+
+
+_LINES = st.sampled_from([
+    b"From mboxrd@z Thu Jan  1 00:00:00 1970\n", b"From a@b Mon Jan  2 03:04:05 2006\n",
+    b"From here on we disagree\n", b">From quoted\n", b">>From twice\n", b"Subject: x\n",
+    b"\n", b"\r\n", b"body text\n", b"From ", b"From x 1999\r\n", b"no newline"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_LINES, max_size=40), per=st.integers(1, 5),
+       fmt=st.sampled_from(["auto", "mboxo", "mboxrd"]))
+def test_mbox_slices_agree_with_iter_mbox_on_any_input(tmp_path_factory, lines, per, fmt):
+    data = b"".join(lines)
+    path = tmp_path_factory.mktemp("slices") / "x.mbox"
+    path.write_bytes(data)
+    whole = [(m.raw, m.mbox_from) for m in iter_mbox(io.BytesIO(data), str(path), fmt=fmt)]
+    pieces, got = _from_slices(path, fmt, per)
+    assert got == whole
+    assert sum(p.messages for p in pieces) == len(whole)
+    assert not pieces or _tiles(pieces, len(data))
