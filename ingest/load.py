@@ -162,13 +162,14 @@ def _run_parallel(db, chunks: Iterator[list[Event]], workers: int, list_name: st
     failed = ctx.Value("b", 0, lock=False)
     init = (_db_path(db), stats.run_id, list_name, cond, turn, failed, os.getpid())
     with ctx.Pool(workers, initializer=_init_worker, initargs=init) as pool:
-        # At most workers + 1 chunks in flight, so memory stays flat.
+        # At most workers + 2 chunks in flight, so memory stays flat, and a worker that is
+        # done finds its next chunk waiting while this process checkpoints.
         pending: deque = deque()
         done = 0
         for seq, chunk in enumerate(chunks):
             pending.append(pool.apply_async(_parse_and_write,
                                             (seq, chunk, _link_due(seq), _fts_due(seq))))
-            if len(pending) > workers:
+            if len(pending) > workers + 1:
                 _merge(stats, pending.popleft().get(), bar, started)
                 done += 1
                 if done % CHECKPOINT_EVERY == 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlite_utils
@@ -63,6 +64,9 @@ def _now() -> str:
 # filled in by the writer
 _MESSAGE_FIELDS = [c for c in MESSAGE_COLUMNS if c not in ("id", "run_id")]
 _PATCH_FIELDS = PATCH_COLUMNS
+# itemgetter builds a row tuple in C: a generator over the field names cost ~4 us a message
+_message_row = itemgetter(*_MESSAGE_FIELDS)
+_patch_row = itemgetter(*_PATCH_FIELDS)
 
 
 @dataclass(slots=True)
@@ -93,10 +97,10 @@ def to_rows(p: Parsed) -> Rows:
     mid = m["message_id"]
     return Rows(
         mid, m["content_key"], r["sha256"], r["source"], p.list_ids,
-        tuple(m[c] for c in _MESSAGE_FIELDS),
+        _message_row(m),
         (r["sha256"], mid, r["raw"], r["size"], r["source"], r["mbox_from"]),
         p.references,
-        tuple(p.patch[c] for c in _PATCH_FIELDS) if p.patch else None,
+        _patch_row(p.patch) if p.patch else None,
         [(f["message_id"], f["path"], f["insertions"], f["deletions"]) for f in p.patch_files],
         [(t["message_id"], t["name"], t["value"], t["person_name"], t["person_addr"])
          for t in p.trailers],
