@@ -436,6 +436,14 @@ M013_SERIES_QUEUE = """
             WHERE is_patch = 1;
 """
 
+# A header-less reply's parent is the first message with its subject in (is_reply, date,
+# message_id) order: with those in the index the lookup reads one entry, where a sort of
+# every message with that subject made threading slow down as an archive grew.
+M014_SUBJECT_ORDER = """
+        DROP INDEX messages_norm_subject;
+        CREATE INDEX messages_norm_subject ON messages(norm_subject, is_reply, date, message_id);
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -451,6 +459,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("011_fts_state", M011_FTS_STATE),
     ("012_escaped_links", M012_ESCAPED_LINKS),
     ("013_series_queue", M013_SERIES_QUEUE),
+    ("014_subject_order", M014_SUBJECT_ORDER),
 ]
 
 

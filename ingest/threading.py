@@ -134,10 +134,14 @@ def link_threads(db: sqlite_utils.Database, fresh: list[Node] = ()) -> set[str]:
         "SELECT thread_id FROM messages WHERE message_id IN (SELECT id FROM temp.new_ids)",
         "SELECT m.thread_id FROM message_references r JOIN messages m "
         "ON m.message_id = r.message_id WHERE r.ref_id IN (SELECT id FROM temp.new_ids)",
-        # earlier header-less replies that may answer the new mail
-        "SELECT thread_id FROM messages WHERE parent_source = 'none' AND is_reply = 1 "
-        "AND in_reply_to IS NULL AND references_json IS NULL AND norm_subject IN "
-        "(SELECT norm_subject FROM messages WHERE message_id IN (SELECT id FROM temp.new_ids))",
+        # header-less replies still without a parent that may answer the new mail: as
+        # _subject_parent picks, only one dated no earlier than it (or undated); in an
+        # archive read in date order that leaves out every older one with the subject
+        "SELECT r.thread_id FROM messages n JOIN messages r INDEXED BY messages_headerless_replies "
+        "ON r.norm_subject = n.norm_subject "
+        "AND r.parent_source = 'none' AND r.is_reply = 1 AND r.in_reply_to IS NULL "
+        "AND r.references_json IS NULL WHERE n.message_id IN (SELECT id FROM temp.new_ids) "
+        "AND (r.date >= n.date OR r.date IS NULL)",
     ):
         affected.update(r[0] for r in conn.execute(sql) if r[0])
     subject_parents: dict[str, str] = {}

@@ -175,3 +175,39 @@ def test_reply_without_headers_is_threaded_by_subject(h, tmp_path, ingest_into):
     row = h.one(db, "SELECT parent_id, parent_source FROM messages WHERE message_id = ?",
                 ["fwup-message-1@example.com"])
     assert row == ("orig-message@example.com", "subject")
+
+
+@pytest.mark.parametrize("original_date, adopted", [
+    (b"Tue, 30 Aug 2022 11:19:07 -0400", True),  # as old as the reply: it may answer it
+    (b"Wed, 31 Aug 2022 11:19:07 -0400", False),  # newer than the reply: it cannot
+])
+def test_a_header_less_reply_is_adopted_by_an_original_that_arrives_later_only_if_it_is_older(
+        h, tmp_path, new_db, original_date, adopted):
+    """The orphan is rethreaded when a message that may answer it arrives in a later run;
+    the result is the one a single run over both files gives."""
+    import io
+
+    from ingest.load import ingest
+    from ingest.sources import iter_mbox
+
+    mails = list(iter_mbox(io.BytesIO(
+        h.fixture("b4-quoted-trailer-not-credited.mbox").read_bytes()), "x"))
+    original = mails[0].raw.replace(b"Tue, 30 Aug 2022 11:19:07 -0400", original_date)
+    reply = mails[1].raw.replace(b"In-Reply-To: <orig-message@example.com>\n", b"")
+    reply = reply.replace(b"References: <orig-message@example.com>\n", b"")
+    assert b"In-Reply-To" not in reply and b"References" not in reply
+    sep = b"From foo@z Thu Jan  1 00:00:00 1970\n"
+    first, later = tmp_path / "reply.mbox", tmp_path / "original.mbox"
+    first.write_bytes(sep + reply)
+    later.write_bytes(sep + original)
+    q = ("SELECT parent_id, parent_source, thread_id FROM messages "
+         "WHERE message_id = 'fwup-message-1@example.com'")
+    db = new_db("runs.db")
+    ingest(db, [str(first)], progress=False)
+    assert db.execute(q).fetchone() == (None, "none", "fwup-message-1@example.com")
+    ingest(db, [str(later)], progress=False)
+    one_go = new_db("one.db")
+    ingest(one_go, [str(first), str(later)], progress=False)
+    expected = (("orig-message@example.com", "subject", "orig-message@example.com") if adopted
+                else (None, "none", "fwup-message-1@example.com"))
+    assert db.execute(q).fetchone() == one_go.execute(q).fetchone() == expected
