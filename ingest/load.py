@@ -6,7 +6,9 @@ parses, and parsed rows never travel back through a pipe to a single writer.
 Each batch is one transaction, so a crash leaves the database as it was after the
 last whole batch and the next run picks up; writing in input order keeps message
 ids, and so the whole database, identical to a one-process run. The main process
-only reads the archives and hands out chunks.
+hands out chunks: byte ranges of plain mbox files (it only finds where messages
+start; the worker reads the bytes), the messages themselves for everything else
+(gzip, stdin, Maildir, public-inbox), and it checkpoints the WAL.
 """
 
 from __future__ import annotations

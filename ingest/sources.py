@@ -46,6 +46,26 @@ class NotMail:
 
     source: str
     reason: str
+    # "read-error": part of a file that was mail could not be read, so the file must
+    # not be recorded as done (the next run reads it again)
+    kind: str = "not-mail"
+
+
+@dataclass
+class MboxSlice:
+    """Whole messages of a plain mbox file, by byte range, for whoever parses them to read.
+
+    Ingest hands these to whoever parses (a worker, in a parallel run) instead of the
+    messages themselves: the main process then only finds where messages start, and the
+    bytes never travel through a pipe. read_slice yields exactly what iter_mbox yields
+    for that range.
+    """
+
+    path: str
+    start: int
+    end: int
+    messages: int
+    fmt: str  # for iter_mbox: only a file's first slice may still say "auto"
 
 
 @dataclass
@@ -60,7 +80,7 @@ class SourceDone:
     git_commit: str | None = None
 
 
-Event = RawMail | NotMail | SourceDone  # and MboxSlice, from iter_paths(slices=True)
+Event = RawMail | NotMail | SourceDone | MboxSlice  # MboxSlice only from iter_paths(slices=N)
 SkipCheck = Callable[[str, int, float], bool]
 
 
@@ -132,22 +152,6 @@ def iter_mbox(stream: BinaryIO, source: str, *, fmt: str = "auto") -> Iterator[R
             yield _mail(buf[start:end], source, None, rd)
 
 
-@dataclass
-class MboxSlice:
-    """Whole messages of a plain mbox file, by byte range, for whoever parses them to read.
-
-    Parallel ingest hands these to its workers instead of the messages themselves: the
-    main process then only finds where messages start, and the bytes never travel
-    through a pipe. read_slice yields exactly what iter_mbox yields for that range.
-    """
-
-    path: str
-    start: int
-    end: int
-    messages: int
-    fmt: str  # for iter_mbox: only a file's first slice may still say "auto"
-
-
 SLICE_BYTES = 16 << 20  # a slice of a few huge messages stops early, so memory stays flat
 
 
@@ -185,13 +189,16 @@ def read_slice(piece: MboxSlice) -> Iterator[RawMail | NotMail]:
             data = f.read(piece.end - piece.start)
     except OSError as exc:
         yield NotMail(piece.path, f"cannot read bytes {piece.start}-{piece.end}: "
-                                  f"{exc.strerror or exc}; run the ingest again")
+                                  f"{exc.strerror or exc}; run the ingest again", "read-error")
         return
-    yield from iter_mbox(io.BytesIO(data), piece.path, fmt=piece.fmt)
-    if len(data) < piece.end - piece.start:
-        missing = piece.end - piece.start - len(data)
-        yield NotMail(piece.path, f"the file shrank while it was read ({missing} bytes "
-                                  "missing); run the ingest again")
+    missing = piece.end - piece.start - len(data)
+    if not missing:
+        yield from iter_mbox(io.BytesIO(data), piece.path, fmt=piece.fmt)
+        return
+    # the last message read is cut short: leave it to the next run, which reads it whole
+    yield from list(iter_mbox(io.BytesIO(data), piece.path, fmt=piece.fmt))[:-1]
+    yield NotMail(piece.path, f"the file shrank while it was read ({missing} bytes missing); "
+                              "run the ingest again", "read-error")
 
 
 def _mail(body: bytes, source: str, from_line: bytes | None, rd: bool | None) -> RawMail:

@@ -262,10 +262,13 @@ class Writer:
     def _not_mail(self, item: NotMail) -> None:
         self.stats.not_mail += 1
         self.stats.errors.append(f"{item.source}: {item.reason}")
+        # a read error's run_id is the latest run that met it: _source_done asks whether
+        # this run did
         self.conn.execute(
-            "INSERT OR IGNORE INTO parse_problems (message_id, subject_key, source, kind, detail, "
-            "run_id) VALUES (NULL, ?, ?, 'not-mail', ?, ?)",
-            [item.source, item.source, item.reason, self.run_id])
+            "INSERT INTO parse_problems (message_id, subject_key, source, kind, detail, run_id) "
+            "VALUES (NULL, ?, ?, ?, ?, ?) ON CONFLICT (subject_key, kind, detail) DO UPDATE "
+            "SET run_id = excluded.run_id WHERE excluded.kind = 'read-error'",
+            [item.source, item.source, item.kind, item.reason, self.run_id])
 
     def _source_done(self, item: SourceDone) -> None:
         if item.kind == "public-inbox":
@@ -276,6 +279,10 @@ class Writer:
                     "messages = inbox_progress.messages + excluded.messages",
                     [item.path, item.git_commit, item.messages])
             return
+        if self.conn.execute(
+                "SELECT 1 FROM parse_problems WHERE subject_key = ? AND kind = 'read-error' "
+                "AND run_id = ?", [item.path, self.run_id]).fetchone():
+            return  # part of it could not be read: not done, so the next run reads it again
         self.conn.execute(
             "INSERT OR REPLACE INTO source_files (path, kind, size, mtime, messages, complete, "
             "run_id, list) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
