@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlite_utils
@@ -105,7 +106,7 @@ def _needs_subject_parent(node: Node) -> bool:
     return node.is_reply and not node.in_reply_to and not node.references
 
 
-def link_threads(db: sqlite_utils.Database, fresh: list[Node] = ()) -> set[str]:
+def link_threads(db: sqlite_utils.Database, fresh: Sequence[Node] = ()) -> set[str]:
     """Recompute parents, placeholders and threads around new mail; return the thread ids.
 
     New mail is what link_queue holds plus fresh, the nodes of rows the caller has

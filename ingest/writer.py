@@ -9,6 +9,7 @@ so a batch that is written again changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -341,7 +342,7 @@ def link_new_messages(db: sqlite_utils.Database) -> int:
     return linked
 
 
-def link_threads_and_trailers(db: sqlite_utils.Database, fresh: list[Node] = ()) -> int:
+def link_threads_and_trailers(db: sqlite_utils.Database, fresh: Sequence[Node] = ()) -> int:
     """Thread the mail in link_queue and fresh (rows just written, not queued) and link
     its trailers; queue its patch authors.
 
