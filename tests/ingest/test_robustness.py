@@ -239,3 +239,34 @@ def test_two_workers_writing_in_turn_give_the_same_database_as_one_process(
     assert stats.read > 1000 and stats.variants > 0  # the corpus reuses some ids
     diff = h.diff_dumps(h.dump(tmp_path / "one.db"), h.dump(tmp_path / "two.db"))
     assert not diff, diff
+
+
+@pytest.mark.slow
+def test_a_reader_holding_a_snapshot_neither_blocks_nor_sees_half_of_a_parallel_ingest(
+        h, tmp_path, new_db, monkeypatch):
+    """The bot or Datasette may hold a read transaction through a whole ingest: the
+    checkpoints that cannot copy past its snapshot give up after their wait and the run
+    completes; the reader sees the database as it was, then all of it."""
+    import ingest.load as load
+    from db import open_db
+
+    monkeypatch.setattr(load, "CHECKPOINT_WAIT_MS", 100)  # the default waits 1 s a checkpoint
+    first, src = [str(h.shared("lfdr-linux-hyperv"))], [str(h.shared())]
+    one = new_db("one.db")
+    for paths in (first, src):
+        ingest(one, paths, progress=False, workers=1, batch_size=50)
+    db = new_db("two.db")
+    ingest(db, first, progress=False, workers=1, batch_size=50)
+    reader = open_db(tmp_path / "two.db", readonly=True).conn
+    reader.execute("BEGIN")
+    before = reader.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    assert before > 10
+    stats = ingest(db, src, progress=False, workers=2, batch_size=50)
+    assert stats.new > 500 and not stats.errors
+    assert reader.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == before
+    reader.execute("COMMIT")
+    assert reader.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == \
+        one.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    reader.close()
+    diff = h.diff_dumps(h.dump(tmp_path / "one.db"), h.dump(tmp_path / "two.db"))
+    assert not diff, diff
