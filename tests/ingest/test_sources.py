@@ -404,3 +404,15 @@ def test_an_mbox_that_shrinks_during_the_run_keeps_what_was_read_and_is_read_aga
     assert again.new == 6 - kept and not again.errors
     assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 6
     assert db.execute("SELECT complete FROM source_files").fetchall() == [(1,)]
+
+
+def test_a_range_that_cannot_be_read_at_all_is_a_read_error_and_nothing_is_made_up(h, tmp_path):
+    path = tmp_path / "a.mbox"
+    path.write_bytes(h.fixture(MBOXRD).read_bytes())
+    with open(path, "rb") as f:
+        pieces = list(mbox_slices(f, str(path)))
+    path.unlink()
+    path.mkdir()  # reading it now fails in the operating system (EISDIR)
+    events = list(read_slice(pieces[0]))
+    assert len(events) == 1 and isinstance(events[0], NotMail)
+    assert events[0].kind == "read-error" and "run the ingest again" in events[0].reason

@@ -211,3 +211,32 @@ def test_a_header_less_reply_is_adopted_by_an_original_that_arrives_later_only_i
     expected = (("orig-message@example.com", "subject", "orig-message@example.com") if adopted
                 else (None, "none", "fwup-message-1@example.com"))
     assert db.execute(q).fetchone() == one_go.execute(q).fetchone() == expected
+
+
+def test_a_database_made_before_migration_014_is_upgraded_and_keeps_its_threads(
+        h, tmp_path, monkeypatch):
+    """Migration 014 rebuilds messages_norm_subject for the subject lookup; a database
+    ingested under the old index comes out with the same rows and a lookup without a sort."""
+    import db.migrations as migrations
+    from db import open_db
+    from ingest.load import ingest
+
+    path = tmp_path / "old.db"
+    with monkeypatch.context() as m:
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:13])
+        old = open_db(path)
+        ingest(old, [str(h.fixture("b4-quoted-trailer-not-credited.mbox"))], progress=False)
+        assert "014_subject_order" not in migrations.applied_migrations(old)
+        q = "SELECT message_id, parent_id, thread_id, depth FROM messages ORDER BY message_id"
+        before = old.execute(q).fetchall()
+        old.conn.close()
+    db = open_db(path)
+    assert migrations.applied_migrations(db)[-1] == "014_subject_order"
+    assert db.execute(q).fetchall() == before
+    assert [r[2] for r in db.execute("PRAGMA index_info(messages_norm_subject)")] == [
+        "norm_subject", "is_reply", "date", "message_id"]
+    plan = " ".join(r[3] for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT message_id FROM messages WHERE norm_subject = ? "
+        "AND message_id != ? AND (date <= ? OR ? IS NULL) ORDER BY is_reply, date, message_id "
+        "LIMIT 1", ["x", "y", None, None]))
+    assert "TEMP B-TREE" not in plan
