@@ -1,19 +1,29 @@
 #!/usr/bin/env python3
-"""Score abiwatch's NLP stage against the hand-labelled threads.
+"""Score abiwatch's NLP stage against hand-labelled threads.
 
-Ingests the labelled threads (tests/fixtures/nlp_devset) into a fresh
-database, runs `tag`, and prints precision/recall of concern detection and
-interface tagging, patch-linking accuracy and resolved/open accuracy, then
-checks the hard negatives from the virtualization list.
+Ingests a label set's threads into a fresh database, runs `tag`, and prints
+precision/recall of concern detection and interface tagging, patch-linking
+accuracy and resolved/open accuracy, each with its 95% Wilson interval, and
+the false concerns per 100 messages; then checks the hard negatives.
 
-    python bench/nlp_quality.py                 # dev and holdout
-    python bench/nlp_quality.py --set dev --errors
+Two kinds of label set, never mixed in one figure:
+- tuning sets (tests/fixtures/nlp_devset: tuning-dev, tuning-holdout,
+  tuning-holdout2, tuning-random): rules, cues, the model and thresholds were
+  made while looking at them, so their figures are tuning figures;
+- the frozen test set (tests/fixtures/nlp_testset: test): labelled by people
+  who never saw abiwatch's output, read by nobody to write a rule; score it
+  once, at the end of a piece of work, and report that figure.
+
+    python bench/nlp_quality.py                       # every tuning set
+    python bench/nlp_quality.py --set tuning-dev --errors
+    python bench/nlp_quality.py --set test            # once, at the end
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
@@ -27,13 +37,31 @@ from ingest.load import ingest  # noqa: E402
 from nlp.tagging import tag  # noqa: E402
 
 DEVSET = ROOT / "tests" / "fixtures" / "nlp_devset"
+TESTSET = ROOT / "tests" / "fixtures" / "nlp_testset"
+TUNING_SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random")
 NEGATIVES = [ROOT.parent / "shared" / "data" / "lfdr-virtualization-list" / "negatives",
              ROOT / "tests" / "fixtures" / "nlp_negatives"]
 
 
+def set_root(name: str) -> Path:
+    return TESTSET if name == "test" else DEVSET
+
+
 def load_labels(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DEVSET / f"{name}.jsonl").read_text().splitlines()
+    root = set_root(name)
+    return [json.loads(line) for line in (root / f"{name}.jsonl").read_text().splitlines()
             if line.strip()]
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n (honest at small n and near 0 or 1)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    d = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / d
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, mid - half), min(1.0, mid + half)
 
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
@@ -43,9 +71,17 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, f
 
 
-def evaluate(labels: list[dict], workdir: Path, show_errors: bool = False) -> dict:
+def prf_ci(tp: int, fp: int, fn: int) -> dict:
+    """Precision, recall and F1 with the counts and Wilson intervals behind them."""
+    p, r, f = prf(tp, fp, fn)
+    return {"p": p, "r": r, "f1": f, "tp": tp, "fp": fp, "fn": fn,
+            "p_ci": wilson(tp, tp + fp), "r_ci": wilson(tp, tp + fn)}
+
+
+def evaluate(labels: list[dict], workdir: Path, show_errors: bool = False,
+             root: Path = DEVSET) -> dict:
     db = open_db(workdir / "eval.db")
-    files = sorted({DEVSET / lab["file"] for lab in labels})
+    files = sorted({root / lab["file"] for lab in labels})
     ingest(db, [str(f) for f in files], progress=False)
     tag(db, progress=False)
     ids = {lab["message_id"] for lab in labels}
@@ -66,15 +102,16 @@ def evaluate(labels: list[dict], workdir: Path, show_errors: bool = False) -> di
         fn += len(gold - pred)
         if show_errors and gold != pred:
             print(f"  iface {lab['message_id'][:40]:40} gold={sorted(gold)} pred={sorted(pred)}")
-    out["interfaces"] = prf(tp, fp, fn)
+    out["interfaces"] = prf_ci(tp, fp, fn)
     # concerns (message, interface)
     pred_keys = {k for k in pred_concerns if k[0] in ids}
     gold_keys = set(gold_concerns)
     tp = len(pred_keys & gold_keys)
-    out["concerns"] = prf(tp, len(pred_keys - gold_keys), len(gold_keys - pred_keys))
+    out["concerns"] = prf_ci(tp, len(pred_keys - gold_keys), len(gold_keys - pred_keys))
     pm = {k[0] for k in pred_keys}
     gm = {k[0] for k in gold_keys}
-    out["concern_messages"] = prf(len(pm & gm), len(pm - gm), len(gm - pm))
+    out["concern_messages"] = prf_ci(len(pm & gm), len(pm - gm), len(gm - pm))
+    out["false_per_100"] = 100 * len(pred_keys - gold_keys) / len(labels) if labels else 0.0
     if show_errors:
         for k in sorted(pred_keys - gold_keys):
             r = pred_concerns[k]
@@ -85,7 +122,13 @@ def evaluate(labels: list[dict], workdir: Path, show_errors: bool = False) -> di
     found = pred_keys & gold_keys
     right = sum(1 for k in found if pred_concerns[k][2] == gold_concerns[k]["status"])
     out["resolution_accuracy"] = right / len(found) if found else 1.0
+    out["resolution_ci"] = wilson(right, len(found))
     out["resolution_n"] = len(found)
+    said = [k for k in found if pred_concerns[k][2] == "resolved"]
+    wrong = sum(1 for k in said if gold_concerns[k]["status"] != "resolved")
+    out["false_resolved"] = wrong / len(said) if said else 0.0
+    out["false_resolved_n"] = len(said)
+    out["false_resolved_ci"] = wilson(wrong, len(said))
     if show_errors:
         for k in sorted(found):
             g, p = gold_concerns[k], pred_concerns[k]
@@ -96,6 +139,7 @@ def evaluate(labels: list[dict], workdir: Path, show_errors: bool = False) -> di
     linked = [lab for lab in labels if lab["patch"]]
     ok = sum(1 for lab in linked if pred_patch.get(lab["message_id"]) == lab["patch"])
     out["patch_linking"] = ok / len(linked) if linked else 1.0
+    out["patch_linking_ci"] = wilson(ok, len(linked))
     allok = sum(1 for lab in labels if pred_patch.get(lab["message_id"]) == lab["patch"])
     out["patch_linking_all"] = allok / len(labels)
     if show_errors:
@@ -123,15 +167,44 @@ def negatives(workdir: Path) -> dict | None:
     return {"messages": n, "paravirt_concerns": pv, "concerns": allc, "messages_with_interfaces": tagged}
 
 
+def _ci(ci: tuple[float, float]) -> str:
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def _prf_line(name: str, r: dict) -> str:
+    return (f"  {name:40} P={r['p']:.2f} {_ci(r['p_ci'])} R={r['r']:.2f} {_ci(r['r_ci'])} "
+            f"F1={r['f1']:.2f}  (tp {r['tp']}, fp {r['fp']}, fn {r['fn']})")
+
+
+def report(name: str, r: dict) -> None:
+    kind = "FROZEN TEST SET (score once)" if name == "test" else "tuning set: tuning figures"
+    print(f"{name} [{kind}]: {r['messages']} messages, {r['gold_concerns']} labelled concerns, "
+          f"{r['pred_concerns']} found")
+    print(_prf_line("concern detection (message, interface):", r["concerns"]))
+    print(_prf_line("concern detection (message only):", r["concern_messages"]))
+    print(f"  {'false concerns per 100 messages:':40} {r['false_per_100']:.1f}")
+    print(_prf_line("interface tagging:", r["interfaces"]))
+    print(f"  {'patch linking accuracy:':40} {r['patch_linking']:.2f} {_ci(r['patch_linking_ci'])} "
+          f"(labelled links), {r['patch_linking_all']:.2f} (all messages)")
+    print(f"  {'resolved/open accuracy:':40} {r['resolution_accuracy']:.2f} {_ci(r['resolution_ci'])} "
+          f"on {r['resolution_n']} correctly found concerns")
+    print(f"  {'false resolved:':40} {r['false_resolved']:.2f} {_ci(r['false_resolved_ci'])} "
+          f"of {r['false_resolved_n']} said resolved")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--set", default="all",
-                    help="dev, holdout, holdout2 (when labelled) or all (default)")
-    ap.add_argument("--errors", action="store_true", help="print every disagreement")
+    ap.add_argument("--set", default="tuning",
+                    help="a tuning set (" + ", ".join(TUNING_SETS) + "), 'tuning' for all of them "
+                         "(default), or 'test' for the frozen test set")
+    ap.add_argument("--errors", action="store_true",
+                    help="print every disagreement (never with --set test: nobody reads the test set)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    available = [n for n in ("dev", "holdout", "holdout2") if (DEVSET / f"{n}.jsonl").exists()]
-    sets = available if args.set == "all" else [args.set]
+    if args.set == "test" and args.errors:
+        ap.error("--errors shows the test set's mail and labels; score it, do not read it")
+    available = [n for n in TUNING_SETS if (DEVSET / f"{n}.jsonl").exists()]
+    sets = available if args.set == "tuning" else [args.set]
     results = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -140,7 +213,7 @@ def main() -> None:
             d.mkdir()
             if args.errors:
                 print(f"--- {name} ---")
-            results[name] = evaluate(load_labels(name), d, args.errors)
+            results[name] = evaluate(load_labels(name), d, args.errors, set_root(name))
         neg_dir = Path(tmp) / "neg"
         neg_dir.mkdir()
         results["negatives"] = negatives(neg_dir)
@@ -148,16 +221,7 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     for name in sets:
-        r = results[name]
-        print(f"{name}: {r['messages']} messages, {r['gold_concerns']} labelled concerns, "
-              f"{r['pred_concerns']} found")
-        print("  concern detection (message, interface): P=%.2f R=%.2f F1=%.2f" % r["concerns"])
-        print("  concern detection (message only):       P=%.2f R=%.2f F1=%.2f" % r["concern_messages"])
-        print("  interface tagging:                       P=%.2f R=%.2f F1=%.2f" % r["interfaces"])
-        print(f"  patch linking accuracy:                  {r['patch_linking']:.2f} "
-              f"(labelled links), {r['patch_linking_all']:.2f} (all messages)")
-        print(f"  resolved/open accuracy:                  {r['resolution_accuracy']:.2f} "
-              f"on {r['resolution_n']} correctly found concerns")
+        report(name, results[name])
     neg = results["negatives"]
     if neg:
         print(f"negatives: {neg['messages']} messages, {neg['paravirt_concerns']} paravirt_ops "
