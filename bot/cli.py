@@ -175,7 +175,7 @@ def _register_commands() -> None:
     # Each edge module adds its own commands; cli.py stays the place options are shared.
     import importlib
 
-    for name in ("bot.cli_ops", "bot.cli_ask", "bot.cli_discord"):
+    for name in ("bot.cli_ops", "bot.cli_ask", "bot.cli_discord", "bot.cli_model"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -444,6 +444,12 @@ M014_SUBJECT_ORDER = """
         CREATE INDEX messages_norm_subject ON messages(norm_subject, is_reply, date, message_id);
 """
 
+# The learned concern classifier scores sentences; tag everything again to get the scores.
+M015_MODEL_SCORE = """
+        ALTER TABLE concern_candidates ADD COLUMN model REAL NOT NULL DEFAULT 0;
+        DELETE FROM tagged_messages;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -460,6 +466,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("012_escaped_links", M012_ESCAPED_LINKS),
     ("013_series_queue", M013_SERIES_QUEUE),
     ("014_subject_order", M014_SUBJECT_ORDER),
+    ("015_model_score", M015_MODEL_SCORE),
 ]
 
 

@@ -35,6 +35,7 @@ class Sentence:
     cues: list[tuple[str, str, str | None, float, str]] = field(default_factory=list)
     question: bool = False
     in_subject: bool = False
+    model: float = 0.0          # P(concern) from the learned classifier, when it ran
 
 
 @dataclass
@@ -78,18 +79,22 @@ def prepare_text(subject_title: str, own_text: str) -> tuple[str, int]:
     return (head + "\n\n" + body if body else head), len(head)
 
 
-def analyze(nlp: Language, items: list[tuple[str, str, str]], batch_size: int = 128) -> list[Analysis]:
-    """Return the analysis of (message_id, subject title, own text) items, in order."""
+def analyze(nlp: Language, items: list[tuple[str, str, str]], batch_size: int = 128,
+            every_sentence: bool = False) -> list[Analysis]:
+    """Return the analysis of (message_id, subject title, own text) items, in order.
+
+    Sentences are kept where a rule fired, or all of the own text's with every_sentence
+    (for the learned classifier, which reads sentences no rule marked)."""
     prepared = [prepare_text(title, own) for _, title, own in items]
     patterns = nlp.get_pipe("abiwatch_ruler").pattern_by_id
     out = []
     for (mid, _, _), (_text, subj_len), doc in zip(
             items, prepared, nlp.pipe((t for t, _ in prepared), batch_size=batch_size), strict=True):
-        out.append(_analysis(mid, doc, subj_len, patterns))
+        out.append(_analysis(mid, doc, subj_len, patterns, every_sentence))
     return out
 
 
-def _analysis(mid: str, doc, subj_len: int, patterns) -> Analysis:
+def _analysis(mid: str, doc, subj_len: int, patterns, every_sentence: bool = False) -> Analysis:
     a = Analysis(mid)
     sents = list(doc.sents)
     starts = [s.start_char for s in sents]
@@ -132,6 +137,10 @@ def _analysis(mid: str, doc, subj_len: int, patterns) -> Analysis:
         sent = sentence_of(span.start_char)
         p = patterns.get(rid)
         sent.cues.append((rid, label, p.kind if p else None, p.weight if p else 0.5, span.text))
+    if every_sentence:
+        for s in sents:
+            if s.start_char >= subj_len:
+                sentence_of(s.start_char)
     a.sentences = [by_sent[i] for i in sorted(by_sent)]
     return a
 

@@ -151,5 +151,8 @@ def load_catalog(path: str | Path | None = None, patterns: str | Path | None = N
     """Return the catalog from a TOML file and the cue patterns from a folder of JSONL files."""
     interfaces, raw = _load_interfaces(Path(path) if path else DEFAULT_CATALOG)
     pats, praw = _load_patterns(Path(patterns) if patterns else DEFAULT_PATTERNS)
-    version = hashlib.sha256(raw + b"\x00" + praw).hexdigest()[:16]
+    # a retrained model changes what is found, so it re-tags like a changed rule
+    combiner = DATA_DIR / "model" / "combiner.json"
+    mraw = combiner.read_bytes() if combiner.exists() else b""
+    version = hashlib.sha256(raw + b"\x00" + praw + b"\x00" + mraw).hexdigest()[:16]
     return Catalog(interfaces, pats, version)

@@ -7,9 +7,15 @@ keeps the rule that fired, so `abiwatch explain` can show why.
 
 from __future__ import annotations
 
+import re
+import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-THRESHOLD = 0.6
+from nlp.catalog import DATA_DIR
+from nlp.classifier import COMBINER_PATH, Combiner, features, load_combiner
+
+THRESHOLD = 0.6  # cue score a sentence needs when no learned model is shipped
 KIND_ORDER = {"nak": 5, "objection": 4, "risk": 3, "question": 2, "request": 1}
 # Weak agreement words ("thanks") do not cancel a concern; these do.
 STRONG_AGREE = 0.8
@@ -22,6 +28,7 @@ class Candidate:
     interfaces: dict[str, str]
     cues: list[tuple[str, str, str | None, float, str]]  # rule id, label, kind, weight, text
     question: bool
+    model: float = 0.0   # P(concern) from the sentence classifier
 
 
 @dataclass
@@ -41,6 +48,7 @@ class MessageContext:
     defer: dict[str, str] = field(default_factory=dict)  # VMware -> VMI in a VMI thread
     patch_interfaces: list[str] = field(default_factory=list)  # of the patch it is about
     mentions: list[tuple[int, str]] = field(default_factory=list)  # (offset, interface) in own text
+    answers_hunk: bool = False          # the message quotes diff lines it answers
 
 
 @dataclass
@@ -57,6 +65,17 @@ class Concern:
     author_name: str | None
     author_addr: str | None
     date: str | None
+
+
+@lru_cache(maxsize=1)
+def _bot_senders() -> re.Pattern:
+    data = tomllib.loads((DATA_DIR / "senders.toml").read_text())
+    return re.compile("|".join(re.escape(b) for b in data["bots"]), re.I)
+
+
+def is_bot(ctx: MessageContext) -> bool:
+    """Return True for mail from build/test bots (kernel test robot, syzbot, patchwork-bot...)."""
+    return bool(_bot_senders().search(f"{ctx.author_name or ''} <{ctx.author_addr or ''}>"))
 
 
 def is_author_reply(ctx: MessageContext) -> bool:
@@ -113,14 +132,32 @@ def sentence_interface(c: Candidate, ctx: MessageContext) -> str | None:
     return named[0] if named else None
 
 
+MODEL_CUE = ("model.textcat", "CONCERN", None, 0.0, "")
+
+
+def learned_score(c: Candidate, ctx: MessageContext, combiner: Combiner
+                  ) -> tuple[float, tuple[str, str, str | None, float, str] | None]:
+    """Return (calibrated confidence, strongest cue or the model's own marker) of a sentence."""
+    feats = features(c.model, c.cues, c.question, bool(c.interfaces), ctx.answers_hunk)
+    conf = combiner.confidence(feats)
+    _, cue = score_sentence(c)
+    if cue is None:
+        kind = "question" if c.question else "objection"
+        cue = (MODEL_CUE[0], "CONCERN", kind, 0.0, c.text[:60])
+    return conf, cue
+
+
 def decide_concerns(cands: list[Candidate], ctx: MessageContext,
-                    threshold: float = THRESHOLD) -> list[Concern]:
+                    threshold: float | None = None) -> list[Concern]:
     """Return one concern per interface this message raises, strongest sentence first."""
-    if ctx.is_patch or ctx.is_root or is_author_reply(ctx):
+    if ctx.is_patch or ctx.is_root or is_author_reply(ctx) or is_bot(ctx):
         return []
+    combiner = load_combiner() if COMBINER_PATH.exists() else None
+    if threshold is None:
+        threshold = combiner.threshold if combiner else THRESHOLD
     best: dict[str, tuple[float, Candidate, tuple]] = {}
     for c in cands:
-        score, cue = score_sentence(c)
+        score, cue = learned_score(c, ctx, combiner) if combiner else score_sentence(c)
         if cue is None or score < threshold:
             continue
         iface = sentence_interface(c, ctx)

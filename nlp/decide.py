@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 
 import sqlite_utils
@@ -19,6 +20,7 @@ from nlp.resolution import Evidence, LaterMessage, LaterVersion, Posting, resolv
 logger = logging.getLogger(__name__)
 THREAD_CHUNK = 200
 SOURCE_RANK = {"subject": 0, "diff": 1, "text": 2}
+_QUOTED_DIFF = re.compile(r"^\s*>+\s?(?:[+-](?![+-]{2})\S|@@ |diff --git )", re.M)
 
 
 def decide_threads(db: sqlite_utils.Database, thread_ids: set[str], catalog: Catalog) -> None:
@@ -143,12 +145,13 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
 
     # 3. concerns
     cands: dict[str, list[Candidate]] = {}
-    for mid, start, text, inter, cues, q in conn.execute(
-            "SELECT c.message_id, c.start, c.text, c.interfaces, c.cues, c.question "
+    for mid, start, text, inter, cues, q, model in conn.execute(
+            "SELECT c.message_id, c.start, c.text, c.interfaces, c.cues, c.question, c.model "
             "FROM concern_candidates c JOIN messages m ON m.message_id = c.message_id "
             "WHERE m.thread_id IN (SELECT id FROM temp.dt)"):
         cands.setdefault(mid, []).append(Candidate(start, text, json.loads(inter),
-                                                   [tuple(c) for c in json.loads(cues)], bool(q)))
+                                                   [tuple(c) for c in json.loads(cues)], bool(q),
+                                                   model or 0.0))
     mentions: dict[str, list[tuple[int, str]]] = {}
     for mid, label, start, title in conn.execute(
             "SELECT h.message_id, h.label, h.start, m.subject_title FROM nlp_hits h JOIN messages m "
@@ -181,7 +184,8 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
             interfaces=ifaces.get(mid, {}), topic_interfaces=topic,
             defer={n: t for n, t in defer_rules.items()
                    if by_thread.get(m["thread_id"], Counter()).get(t)},
-            patch_interfaces=patch_ifaces, mentions=mentions.get(mid, []))
+            patch_interfaces=patch_ifaces, mentions=mentions.get(mid, []),
+            answers_hunk=bool(m["quoted_text"] and _QUOTED_DIFF.search(m["quoted_text"])))
         produced += decide_concerns(cands.get(mid, []), ctx)
     for c in produced:
         if not c.author_name and c.author_addr:

@@ -22,6 +22,7 @@ import sqlite_utils
 
 from nlp.analysis import Analysis, analyze, diff_interfaces
 from nlp.catalog import Catalog, load_catalog
+from nlp.classifier import COMBINER_PATH, concern_probabilities, load_combiner, load_textcat
 from nlp.decide import decide_threads
 from nlp.pipeline import build_nlp
 
@@ -54,9 +55,25 @@ def _init_worker(catalog_path, patterns_path) -> None:
 def _analyze_batch(batch: list[tuple]) -> list[tuple[Analysis, dict[str, str]]]:
     nlp = _worker_state["nlp"]
     catalog: Catalog = _worker_state["catalog"]
-    analyses = analyze(nlp, [(mid, title, own) for mid, title, own, _, _ in batch])
-    return [(a, diff_interfaces(catalog, paths, diff))
-            for a, (_, _, _, paths, diff) in zip(analyses, batch, strict=True)]
+    analyses = analyze(nlp, [(mid, title, own) for mid, title, own, _, _ in batch],
+                       every_sentence=True)
+    out = [(a, diff_interfaces(catalog, paths, diff))
+           for a, (_, _, _, paths, diff) in zip(analyses, batch, strict=True)]
+    _score_sentences(out)
+    return out
+
+
+def _score_sentences(results: list[tuple[Analysis, dict[str, str]]]) -> None:
+    """Give the own-text sentences of messages that touch a catalog interface their
+    classifier probability; other messages cannot raise a concern about one."""
+    if not COMBINER_PATH.exists():
+        return
+    sents = [s for a, diff_ifaces in results if a.interfaces or diff_ifaces
+             for s in a.sentences if not s.in_subject and len(s.text.split()) >= 3]
+    if not sents:
+        return
+    for s, p in zip(sents, concern_probabilities(load_textcat(), [s.text for s in sents]), strict=True):
+        s.model = p
 
 
 def _batches(db: sqlite_utils.Database, version: str, redo: bool) -> Iterator[list[tuple]]:
@@ -124,6 +141,7 @@ def _write(db: sqlite_utils.Database, results: list[tuple[Analysis, dict[str, st
     conn = db.conn
     now = datetime.now(UTC).isoformat(timespec="seconds")
     ids = [(a.message_id,) for a, _ in results]
+    floor = load_combiner().floor if COMBINER_PATH.exists() else 1.1
     words = 0
     with conn:
         for table in ("message_interfaces", "message_tags", "nlp_hits", "concern_candidates"):
@@ -140,18 +158,18 @@ def _write(db: sqlite_utils.Database, results: list[tuple[Analysis, dict[str, st
                 tags.append((a.message_id, "abi-api", "; ".join(sorted({t for _, t in a.abi}))[:500]))
             hits += [(a.message_id, rid, label, s, e, text[:200]) for rid, label, s, e, text in a.hits]
             for sent in a.sentences:
-                if sent.in_subject or not any(c[1] in ("CONCERN", "AGREE", "WILLFIX")
-                                              for c in sent.cues):
+                if sent.in_subject or not (sent.model >= floor or any(
+                        c[1] in ("CONCERN", "AGREE", "WILLFIX") for c in sent.cues)):
                     continue
                 cands.append((a.message_id, sent.start, sent.end, sent.text[:1000],
                               json.dumps(sent.interfaces), json.dumps(sent.cues),
-                              int(sent.question)))
+                              int(sent.question), round(sent.model, 4)))
             words += sum(len(s.text.split()) for s in a.sentences)
         conn.executemany("INSERT OR REPLACE INTO message_interfaces VALUES (?, ?, ?, ?)", ifaces)
         conn.executemany("INSERT OR REPLACE INTO message_tags VALUES (?, ?, ?)", tags)
         conn.executemany("INSERT OR IGNORE INTO nlp_hits VALUES (?, ?, ?, ?, ?, ?)", hits)
-        conn.executemany("INSERT OR REPLACE INTO concern_candidates VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         cands)
+        conn.executemany("INSERT OR REPLACE INTO concern_candidates (message_id, start, end, text, "
+                         "interfaces, cues, question, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", cands)
         conn.executemany("INSERT OR REPLACE INTO tagged_messages (message_id, catalog_version, "
                          "tagged_at, decided) VALUES (?, ?, ?, 0)",
                          [(mid, version, now) for (mid,) in ids])

@@ -231,7 +231,7 @@ def test_a_database_made_before_migration_014_is_upgraded_and_keeps_its_threads(
         before = old.execute(q).fetchall()
         old.conn.close()
     db = open_db(path)
-    assert migrations.applied_migrations(db)[-1] == "014_subject_order"
+    assert "014_subject_order" in migrations.applied_migrations(db)
     assert db.execute(q).fetchall() == before
     assert [r[2] for r in db.execute("PRAGMA index_info(messages_norm_subject)")] == [
         "norm_subject", "is_reply", "date", "message_id"]

@@ -12,7 +12,6 @@ from nlp.catalog import DEFAULT_PATTERNS
 from nlp.concerns import Candidate, score_sentence
 from nlp.pipeline import build_nlp
 
-
 MIN_THREADS = 3
 
 

