@@ -7,7 +7,11 @@ first piece of evidence in time wins. Without evidence a concern stays open.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from nlp.catalog import DATA_DIR
 
 ACK_TRAILERS = {"Acked-by", "Reviewed-by", "Tested-by"}
 STRONG_AGREE = 0.8
@@ -188,16 +192,34 @@ def policy_author_agreed_and_respun(ev: Evidence) -> Resolution | None:
     return None
 
 
-POLICIES = [policy_raiser_acked, policy_raiser_acked_in_thread, policy_raiser_withdrew,
-            policy_changelog, lambda ev: policy_changelog_code(ev, ev.text),
-            policy_author_agreed_and_respun, policy_author_respun_in_thread]
+def policy_changelog_names_code(ev: Evidence) -> Resolution | None:
+    return policy_changelog_code(ev, ev.text)
+
+
+ALL_POLICIES = {
+    "raiser_acked_later_version": policy_raiser_acked,
+    "raiser_acked_in_thread": policy_raiser_acked_in_thread,
+    "raiser_withdrew": policy_raiser_withdrew,
+    "changelog_credits_raiser": policy_changelog,
+    "changelog_names_code": policy_changelog_names_code,
+    "author_agreed_and_respun": policy_author_agreed_and_respun,
+    "author_respun_in_thread": policy_author_respun_in_thread,
+}
 _NAK_POLICIES = {policy_raiser_acked, policy_raiser_acked_in_thread, policy_raiser_withdrew}
+
+
+@lru_cache(maxsize=1)
+def enabled_policies() -> list:
+    """The policies whose measured precision on the tuning labels earned them a place
+    (nlp/data/resolution.toml, set from bench/resolution_table.py)."""
+    data = tomllib.loads((DATA_DIR / "resolution.toml").read_text())
+    return [ALL_POLICIES[name] for name, row in data["policy"].items() if row["enabled"]]
 
 
 def resolve(ev: Evidence) -> Resolution:
     """Return the earliest resolution the evidence shows; open when there is none."""
     found = []
-    for policy in POLICIES:
+    for policy in enabled_policies():
         if ev.kind == "nak" and policy not in _NAK_POLICIES:
             continue
         r = policy(ev)
