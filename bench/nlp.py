@@ -11,6 +11,7 @@ and diffs are real mail; ingests it; then measures
       peak memory), which reads only own text, in 2 worker processes.
 
     python bench/nlp.py --messages 100000
+    python bench/nlp.py --archive ../shared/archives/virtualization   # a real whole list
 """
 
 from __future__ import annotations
@@ -91,13 +92,19 @@ def run_tag(db_path: Path) -> tuple[float, int, str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--archive", type=Path, default=None,
+                    help="tag this real archive (any form `abiwatch ingest` reads) instead")
     ap.add_argument("--keep", action="store_true", help="keep the temporary archive and database")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="abiwatch-nlp-bench-"))
-    archive = tmp / "archive.mbox"
-    size = write_archive(archive, args.messages)
     db_path = tmp / "bench.db"
-    print(f"archive: {args.messages} messages, {size / 1e6:.0f} MB (real threads replicated)")
+    if args.archive:
+        archive = args.archive.resolve()
+        print(f"archive: {archive.name} (real, whole)")
+    else:
+        archive = tmp / "archive.mbox"
+        size = write_archive(archive, args.messages)
+        print(f"archive: {args.messages} messages, {size / 1e6:.0f} MB (real threads replicated)")
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "bot.cli", "--db", str(db_path), "ingest", str(archive),
                     "--no-progress"], cwd=ROOT, check=True, capture_output=True)
@@ -113,7 +120,7 @@ def main() -> None:
           f"{n / bare_s:,.0f} msg/s  {tokens / bare_s:,.0f} tokens/s")
     print(f"abiwatch tag (own text only, 2 workers, incl. linking and resolution): {tag_s:.1f}s  "
           f"{n / tag_s:,.0f} msg/s  {own_tokens / tag_s:,.0f} own-text words/s  peak RSS {peak} MB")
-    print(f"ratio tag / bare tokenizer: {tag_s / bare_s:.2f}x  (bar: <= 2x, aim <= 1x)")
+    print(f"ratio tag / bare tokenizer: {tag_s / bare_s:.2f}x  (bar: <= 1x)")
     print(f"tag said: {summary}")
     if not args.keep:
         import shutil
