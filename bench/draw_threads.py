@@ -132,17 +132,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="longer threads are left out so a labeller can read each whole (default 30)")
     ap.add_argument("--exclude", type=Path, action="append", default=[],
                     help="leave out threads sharing a message with mail under this folder")
+    ap.add_argument("--subject", default=None, metavar="REGEX",
+                    help="only threads whose first message's subject matches (case-insensitive)")
     ap.add_argument("--prefix", default="virt-random")
     args = ap.parse_args(argv)
     taken = known_ids(args.exclude)
     threads = threads_of(archive_blobs(args.inbox))
+    parser = email.parser.BytesHeaderParser()
+    wanted = re.compile(args.subject, re.I) if args.subject else None
     pool = sorted(root for root, msgs in threads.items()
                   if args.min_messages <= len(msgs) <= args.max_messages
-                  and not any(mid in taken for _, mid, _ in msgs))
+                  and not any(mid in taken for _, mid, _ in msgs)
+                  and (wanted is None or wanted.search(str(parser.parsebytes(msgs[0][2]).get("Subject") or ""))))
     print(f"{len(threads)} threads, {len(pool)} eligible", file=sys.stderr)
     drawn = random.Random(args.seed).sample(pool, args.count)
     args.out.mkdir(parents=True, exist_ok=True)
-    parser = email.parser.BytesHeaderParser()
     for root in drawn:
         msgs = threads[root]
         first = parser.parsebytes(msgs[0][2])
