@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.engine import Engine  # noqa: E402
-from db import open_db  # noqa: E402
+from abiwatch.bot.engine import Engine  # noqa: E402
+from abiwatch.db import open_db  # noqa: E402
 
 
 def build(messages: int, workdir: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("bench_nlp", ROOT / "bench" / "nlp.py")
+    spec = importlib.util.spec_from_file_location("bench_nlp", ROOT / "bench" / "abiwatch.nlp.py")
     bench_nlp = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_nlp)
     archive = workdir / "archive.mbox"
@@ -37,7 +37,7 @@ def build(messages: int, workdir: Path) -> Path:
     db = workdir / "answers.db"
     for args in (["ingest", str(archive), "--no-progress"], ["tag", "--no-progress"]):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "bot.cli", "--db", str(db), *args], cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db), *args], cwd=ROOT, check=True,
                        capture_output=True)
         print(f"{args[0]}: {time.perf_counter() - t:.0f}s")
     return db

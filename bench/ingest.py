@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.sources import iter_mbox  # noqa: E402
+from abiwatch.ingest.sources import iter_mbox  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SOURCES = ["lfdr-virtualization-list", "lfdr-linux-hyperv", "lore-inbox-lkml-2006-2007"]
@@ -437,7 +437,7 @@ def main() -> None:
         secs, rss, cpu, out = run_measured([sys.executable, __file__, "--_bare", str(archive)])
         assert int(out.split()[0]) == count, out
         rows.append(("bare parse (compat32)", count, size, secs, rss, cpu))
-        cli = [sys.executable, "-m", "bot.cli"]
+        cli = [sys.executable, "-m", "abiwatch.bot.cli"]
         for label, path, n, sz in (("abiwatch ingest (1/5)", small, small_n, small_size),
                                    ("abiwatch ingest", archive, count, size)):
             db = work / f"{path.stem}.db"

@@ -34,7 +34,7 @@ _SUBJECT = re.compile(rb"(?im)^subject:[^\n]*(?:\n[ \t][^\n]*)*")
 
 
 def real_messages() -> list[bytes]:
-    from ingest.sources import RawMail, iter_paths
+    from abiwatch.ingest.sources import RawMail, iter_paths
 
     return [ev.raw for ev in iter_paths([str(p) for p in SOURCES]) if isinstance(ev, RawMail)]
 
@@ -64,8 +64,7 @@ def write_archive(path: Path, n: int) -> int:
 def bare_tokenize(db_path: Path) -> tuple[float, int, int]:
     """Return (seconds, messages, words) for spacy.blank('en') over whole bodies."""
     import spacy
-
-    from db import open_db
+    from abiwatch.db import open_db
 
     db = open_db(db_path, readonly=True)
     nlp = spacy.blank("en")
@@ -82,7 +81,7 @@ def bare_tokenize(db_path: Path) -> tuple[float, int, int]:
 def run_tag(db_path: Path) -> tuple[float, int, str]:
     """Return (seconds, peak RSS in MB of the tag process and its workers, summary line)."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "--db", str(db_path), "tag",
+    out = subprocess.run([sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db_path), "tag",
                           "--no-progress"], capture_output=True, text=True, cwd=ROOT, check=True)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
@@ -106,12 +105,12 @@ def main() -> None:
         size = write_archive(archive, args.messages)
         print(f"archive: {args.messages} messages, {size / 1e6:.0f} MB (real threads replicated)")
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bot.cli", "--db", str(db_path), "ingest", str(archive),
+    subprocess.run([sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db_path), "ingest", str(archive),
                     "--no-progress"], cwd=ROOT, check=True, capture_output=True)
     print(f"ingest: {time.perf_counter() - t0:.1f}s")
     bare_s, n, tokens = bare_tokenize(db_path)
     tag_s, peak, summary = run_tag(db_path)
-    from db import open_db
+    from abiwatch.db import open_db
 
     db = open_db(db_path, readonly=True)
     own_tokens = db.execute("SELECT SUM(LENGTH(own_text) - LENGTH(REPLACE(own_text, ' ', '')) + 1) "

@@ -32,9 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from db import open_db  # noqa: E402
-from ingest.load import ingest  # noqa: E402
-from nlp.tagging import tag  # noqa: E402
+from abiwatch.db import open_db  # noqa: E402
+from abiwatch.ingest.load import ingest  # noqa: E402
+from abiwatch.nlp.tagging import tag  # noqa: E402
 
 DEVSET = ROOT / "tests" / "fixtures" / "nlp_devset"
 TESTSET = ROOT / "tests" / "fixtures" / "nlp_testset"

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import click
-
-from bot import report
-from db import DEFAULT_DB, DatabaseMissing, open_db
+from abiwatch.bot import report
+from abiwatch.db import DEFAULT_DB, DatabaseMissing, open_db
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
@@ -72,7 +71,7 @@ def ingest(obj: Context, paths, list_name, fmt, workers, rescan, progress) -> No
     standard input. Re-running is safe: known messages are skipped, public-inbox
     archives continue from the last commit read.
     """
-    from ingest.load import ingest as run_ingest
+    from abiwatch.ingest.load import ingest as run_ingest
 
     db = obj.db()
     stats = run_ingest(db, list(paths), list_name=list_name, fmt=fmt, workers=workers,
@@ -89,10 +88,10 @@ def ingest(obj: Context, paths, list_name, fmt, workers, rescan, progress) -> No
 @click.pass_obj
 def demo(obj: Context, sample) -> None:
     """Ingest and tag the bundled sample of real LKML threads, then answer a few questions."""
-    from bot.engine import Engine
-    from bot.render import to_text
-    from ingest.load import ingest as run_ingest
-    from nlp.tagging import tag as run_tag
+    from abiwatch.bot.engine import Engine
+    from abiwatch.bot.render import to_text
+    from abiwatch.ingest.load import ingest as run_ingest
+    from abiwatch.nlp.tagging import tag as run_tag
 
     db = obj.db()
     stats = run_ingest(db, [sample or str(SAMPLE_DIR)], progress=False, command="demo")
@@ -128,8 +127,8 @@ def tag(obj: Context, redo, catalog, patterns, workers, progress) -> None:
     the catalog or patterns changed); the threads and series they belong to are
     re-decided, so a later reply can resolve an earlier concern.
     """
-    from nlp.catalog import CatalogError
-    from nlp.tagging import tag as run_tag
+    from abiwatch.nlp.catalog import CatalogError
+    from abiwatch.nlp.tagging import tag as run_tag
 
     try:
         st = run_tag(obj.db(), redo=redo, catalog_path=catalog, patterns_path=patterns,
@@ -165,7 +164,7 @@ def stats(obj: Context) -> None:
 def _configured_db() -> str:
     # The config file (ABIWATCH_CONFIG) may name the database; a broken config is
     # reported by the commands that need it, not by every command.
-    from bot.config import read_settings
+    from abiwatch.bot.config import read_settings
 
     settings, _problems = read_settings()
     return settings.database.path or DEFAULT_DB
@@ -175,7 +174,7 @@ def _register_commands() -> None:
     # Each edge module adds its own commands; cli.py stays the place options are shared.
     import importlib
 
-    for name in ("bot.cli_ops", "bot.cli_ask", "bot.cli_discord", "bot.cli_model"):
+    for name in ("abiwatch.bot.cli_ops", "abiwatch.bot.cli_ask", "abiwatch.bot.cli_discord", "abiwatch.bot.cli_model"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

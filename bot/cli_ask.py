@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 import click
-
-from bot.engine import Engine
-from bot.render import to_json, to_text
+from abiwatch.bot.engine import Engine
+from abiwatch.bot.render import to_json, to_text
 
 
 def register(cli: click.Group) -> None:

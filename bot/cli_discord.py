@@ -57,8 +57,7 @@ def register(cli: click.Group) -> None:
         """Connect to Discord and answer slash commands until stopped (Ctrl-C)."""
         import aiohttp
         import discord
-
-        from bot.discord import run_bot
+        from abiwatch.bot.discord import run_bot
 
         token = _token()
         click.echo(f"abiwatch bot: answering from {obj.db_path}; Ctrl-C stops it", err=True)
@@ -78,8 +77,7 @@ def register(cli: click.Group) -> None:
         """Push the slash command definitions to Discord (not done at every start)."""
         import aiohttp
         import discord
-
-        from bot.discord import sync_commands
+        from abiwatch.bot.discord import sync_commands
 
         token = _token()
         try:

@@ -32,10 +32,10 @@ def model_train(labels_dir: Path, sets: tuple[str, ...], out_dir: Path | None) -
     replaces the shipped model in nlp/data/model/ unless --out says otherwise;
     run `abiwatch tag` afterwards (a new model re-tags everything).
     """
-    from db import open_db
-    from ingest.load import ingest
-    from nlp.classifier import MODEL_DIR, load_combiner, load_textcat
-    from nlp.training import train
+    from abiwatch.db import open_db
+    from abiwatch.ingest.load import ingest
+    from abiwatch.nlp.classifier import MODEL_DIR, load_combiner, load_textcat
+    from abiwatch.nlp.training import train
 
     if "test" in sets:
         raise click.UsageError("the frozen test set is for scoring once, never for training")

@@ -12,15 +12,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
-
-from bot.config import (
+from abiwatch.bot.config import (
     Settings,
     interface_problems,
     read_settings,
     send_problems,
     warnings,
 )
+from click.core import ParameterSource
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,
@@ -46,7 +45,7 @@ def _db_path(obj, settings: Settings) -> str:
 
 
 def _open(path: str, *, readonly: bool):
-    from db import open_db
+    from abiwatch.db import open_db
 
     if not Path(path).is_file():
         raise click.ClickException(
@@ -67,7 +66,7 @@ def config_group() -> None:
 @click.pass_obj
 def config_check(obj, config_path) -> None:
     """Validate the settings and say in plain words what is wrong; exit 1 if anything is."""
-    from bot.config import config_path as find_config
+    from abiwatch.bot.config import config_path as find_config
 
     settings, problems = read_settings(config_path)
     file = find_config(config_path)
@@ -76,14 +75,14 @@ def config_check(obj, config_path) -> None:
     db = _db_path(obj, settings)
     known: list[str]
     if Path(db).is_file():
-        from db import digest_queries
+        from abiwatch.db import digest_queries
 
         handle = _open(db, readonly=True)
         n = handle.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
         known = digest_queries.interface_names(handle)
         click.echo(f"database: {db} ({n} messages)")
     else:
-        from nlp.catalog import load_catalog
+        from abiwatch.nlp.catalog import load_catalog
 
         known = [i.name for i in load_catalog().interfaces]
         click.echo(f"database: {db} (does not exist yet: `abiwatch ingest` creates it)")
@@ -157,8 +156,8 @@ def sql(obj, query, params, fmt, time_limit, max_rows, config_path) -> None:
       abiwatch sql "SELECT interface, COUNT(*) FROM open_concerns GROUP BY 1"
       abiwatch sql "SELECT * FROM concern_timeline WHERE interface = :i" -p i=VMI --format csv
     """
-    from bot import tabular
-    from db.readonly import QueryError, run_readonly_query
+    from abiwatch.bot import tabular
+    from abiwatch.db.readonly import QueryError, run_readonly_query
 
     s = _settings(config_path)
     if query == "-":
@@ -220,8 +219,8 @@ def digest(obj, week, since, until, to, dry_run, out, resend, config_path) -> No
     Each (period, recipient) is sent once; re-running sends nothing new. A
     recipient that fails does not stop the others; the exit code is 1 if any failed.
     """
-    from bot import digest as dg
-    from db import digest_queries
+    from abiwatch.bot import digest as dg
+    from abiwatch.db import digest_queries
 
     s = _settings(config_path)
     if week and (since or until):
@@ -278,7 +277,7 @@ def subscribers() -> None:
 @click.pass_obj
 def subscribers_list(obj, config_path) -> None:
     """List subscribers from the config file and from the database."""
-    from db import digest_queries
+    from abiwatch.db import digest_queries
 
     s = _settings(config_path)
     for sub in s.subscribers:
@@ -298,8 +297,8 @@ def subscribers_add(obj, email, name, interfaces, config_path) -> None:
     """Subscribe EMAIL to the digest (for some interfaces, or all)."""
     from email.utils import parseaddr
 
-    from bot.digest import DigestError, resolve_interfaces
-    from db import digest_queries
+    from abiwatch.bot.digest import DigestError, resolve_interfaces
+    from abiwatch.db import digest_queries
 
     if "@" not in parseaddr(email)[1]:
         raise click.BadParameter(f"{email!r} is not a mail address", param_hint="EMAIL")
@@ -319,7 +318,7 @@ def subscribers_add(obj, email, name, interfaces, config_path) -> None:
 @click.pass_obj
 def subscribers_remove(obj, email, config_path) -> None:
     """Unsubscribe EMAIL (subscribers in the config file are removed by editing it)."""
-    from db import digest_queries
+    from abiwatch.db import digest_queries
 
     s = _settings(config_path)
     if not digest_queries.remove_subscriber(_open(_db_path(obj, s), readonly=False), email):
@@ -341,7 +340,7 @@ def subscribers_remove(obj, email, config_path) -> None:
 @click.pass_obj
 def serve(obj, host, port, schema_doc, print_metadata, config_path) -> None:
     """Browse and query the database with Datasette, read-only, with full-text search."""
-    from bot import serve as srv
+    from abiwatch.bot import serve as srv
 
     s = _settings(config_path)
     path = _db_path(obj, s)

@@ -7,7 +7,7 @@ import textwrap
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from db.queries import lore_url
+from abiwatch.db.queries import lore_url
 
 WIDTH = 76
 

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.question import MAX_QUESTION, Question, parse_explicit, understand
-from db import answer_queries as aq
-from db import open_db
-from db.queries import lore_url
-from nlp.catalog import Catalog, load_catalog
+from abiwatch.bot.question import MAX_QUESTION, Question, parse_explicit, understand
+from abiwatch.db import answer_queries as aq
+from abiwatch.db import open_db
+from abiwatch.db.queries import lore_url
+from abiwatch.nlp.catalog import Catalog, load_catalog
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class Engine:
 
     def _interfaces_in(self, text: str) -> list[str]:
         if self._nlp is None:
-            from nlp.pipeline import build_nlp
+            from abiwatch.nlp.pipeline import build_nlp
 
             self._nlp = build_nlp(self.catalog)
         doc = self._nlp(text)

@@ -8,7 +8,7 @@ import textwrap
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
-from bot.engine import Answer, ConcernItem
+from abiwatch.bot.engine import Answer, ConcernItem
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 EMBED_TITLE = 256

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sqlite_utils
-
-from db import queries
+from abiwatch.db import queries
 
 
 def ingest_summary(stats) -> str:

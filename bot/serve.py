@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bot.config import ServeSettings
-from bot.datasette_meta import SCHEMA_DOC, build_metadata
-from db import open_db
+from abiwatch.bot.config import ServeSettings
+from abiwatch.bot.datasette_meta import SCHEMA_DOC, build_metadata
+from abiwatch.db import open_db
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,7 @@ the only variable SQL is a choice among fixed fragments."""
 from __future__ import annotations
 
 import sqlite_utils
-
-from db.queries import rows_as_dicts
+from abiwatch.db.queries import rows_as_dicts
 
 CONCERN_COLUMNS = (
     "c.id, c.message_id, c.interface, c.status, c.kind, c.text, c.author_name, c.author_addr, "

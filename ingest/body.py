@@ -15,7 +15,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 
-from ingest.headers import Problems
+from abiwatch.ingest.headers import Problems
 
 _PARSER = BytesParser(policy=compat32)
 PATCH_TYPES = {"text/x-patch", "text/x-diff", "text/x-diff-plain", "application/x-patch",

@@ -25,9 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 import sqlite_utils
-
-from ingest.sources import Event, MboxSlice, RawMail, count_bytes, iter_paths
-from ingest.writer import (  # noqa: F401 - re-exported: the module's public names
+from abiwatch.ingest.sources import Event, MboxSlice, RawMail, count_bytes, iter_paths
+from abiwatch.ingest.writer import (  # noqa: F401 - re-exported: the module's public names
     MESSAGE_COLUMNS,
     PATCH_COLUMNS,
     IngestStats,
@@ -222,7 +221,7 @@ def _init_worker(db_path: str, run_id: int, list_name: str | None, cond, turn, f
         pass
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
-    from db import open_db
+    from abiwatch.db import open_db
 
     # Parsing allocates millions of short-lived containers and no reference cycles:
     # the cyclic collector's frequent young-generation passes cost ~3% of the parse.

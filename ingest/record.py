@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _json_string  # the C one when built
 from typing import Any
 
-from db.blobs import compress_raw
-from ingest.body import extract_body, looks_like_diff, split_text
-from ingest.diff import pull_request_url, summarize_diffs, summarize_diffstat
-from ingest.headers import (
+from abiwatch.db.blobs import compress_raw
+from abiwatch.ingest.body import extract_body, looks_like_diff, split_text
+from abiwatch.ingest.diff import pull_request_url, summarize_diffs, summarize_diffstat
+from abiwatch.ingest.headers import (
     Problems,
     addresses_in,
     decode_header,
@@ -31,8 +31,8 @@ from ingest.headers import (
     split_message,
     synthetic_msgid,
 )
-from ingest.subject import normalize_title, parse_subject
-from ingest.trailers import extract_trailers
+from abiwatch.ingest.subject import normalize_title, parse_subject
+from abiwatch.ingest.trailers import extract_trailers
 
 _REQUEST_PULL = re.compile(r"are available in the git repository at", re.I)
 MAX_REFERENCES = 200  # fuzzed mails carry thousands; real threads never need more

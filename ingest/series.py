@@ -12,9 +12,8 @@ import logging
 from dataclasses import dataclass, field
 
 import sqlite_utils
-
-from ingest.by_keys import rows_in
-from ingest.subject import normalize_title
+from abiwatch.ingest.by_keys import rows_in
+from abiwatch.ingest.subject import normalize_title
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlite_utils
-
-from ingest.by_keys import rows_in
+from abiwatch.ingest.by_keys import rows_in
 
 logger = logging.getLogger(__name__)
 

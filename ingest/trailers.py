@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.headers import parse_address
+from abiwatch.ingest.headers import parse_address
 
 CANONICAL = {
     "signed-off-by": "Signed-off-by",

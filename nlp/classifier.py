@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from nlp.catalog import DATA_DIR
+from abiwatch.nlp.catalog import DATA_DIR
 
 MODEL_DIR = DATA_DIR / "model"
 TEXTCAT_DIR = MODEL_DIR / "textcat"

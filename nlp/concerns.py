@@ -12,8 +12,8 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from nlp.catalog import DATA_DIR
-from nlp.classifier import COMBINER_PATH, Combiner, features, load_combiner
+from abiwatch.nlp.catalog import DATA_DIR
+from abiwatch.nlp.classifier import COMBINER_PATH, Combiner, features, load_combiner
 
 THRESHOLD = 0.6  # cue score a sentence needs when no learned model is shipped
 KIND_ORDER = {"nak": 5, "objection": 4, "risk": 3, "question": 2, "request": 1}

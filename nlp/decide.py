@@ -10,12 +10,11 @@ import re
 from collections import Counter
 
 import sqlite_utils
-
-from db.queries import rows_as_dicts
-from nlp.catalog import Catalog
-from nlp.concerns import Candidate, MessageContext, decide_concerns
-from nlp.linking import LinkMessage, link_ids, patch_for
-from nlp.resolution import Evidence, LaterMessage, LaterVersion, Posting, resolve
+from abiwatch.db.queries import rows_as_dicts
+from abiwatch.nlp.catalog import Catalog
+from abiwatch.nlp.concerns import Candidate, MessageContext, decide_concerns
+from abiwatch.nlp.linking import LinkMessage, link_ids, patch_for
+from abiwatch.nlp.resolution import Evidence, LaterMessage, LaterVersion, Posting, resolve
 
 logger = logging.getLogger(__name__)
 THREAD_CHUNK = 200

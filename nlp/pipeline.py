@@ -14,11 +14,10 @@ import re
 from typing import Any
 
 import spacy
+from abiwatch.nlp.catalog import Catalog, load_catalog
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
-
-from nlp.catalog import Catalog, load_catalog
 
 IFACE_KEY = "interfaces"
 CUE_KEY = "cues"

@@ -11,7 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from nlp.catalog import DATA_DIR
+from abiwatch.nlp.catalog import DATA_DIR
 
 ACK_TRAILERS = {"Acked-by", "Reviewed-by", "Tested-by"}
 STRONG_AGREE = 0.8

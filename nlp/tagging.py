@@ -19,12 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlite_utils
-
-from nlp.analysis import Analysis, analyze, diff_interfaces
-from nlp.catalog import Catalog, load_catalog
-from nlp.classifier import COMBINER_PATH, concern_probabilities, load_combiner, load_textcat
-from nlp.decide import decide_threads
-from nlp.pipeline import build_nlp
+from abiwatch.nlp.analysis import Analysis, analyze, diff_interfaces
+from abiwatch.nlp.catalog import Catalog, load_catalog
+from abiwatch.nlp.classifier import (
+    COMBINER_PATH,
+    concern_probabilities,
+    load_combiner,
+    load_textcat,
+)
+from abiwatch.nlp.decide import decide_threads
+from abiwatch.nlp.pipeline import build_nlp
 
 logger = logging.getLogger(__name__)
 

@@ -30,10 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import sqlite_utils
-
-from nlp.analysis import analyze
-from nlp.classifier import FEATURES, MODEL_DIR, features
-from nlp.pipeline import build_nlp
+from abiwatch.nlp.analysis import analyze
+from abiwatch.nlp.classifier import FEATURES, MODEL_DIR, features
+from abiwatch.nlp.pipeline import build_nlp
 
 CONFIG = MODEL_DIR / "config.cfg"
 OLD_RULE_SETS = {"tuning-dev", "tuning-holdout", "tuning-holdout2"}
@@ -150,8 +149,7 @@ def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Pa
           seed: int = 0) -> dict:
     """Train the classifier and the combiner from labelled threads in db; write them to out_dir."""
     import spacy
-
-    from nlp.classifier import concern_probabilities
+    from abiwatch.nlp.classifier import concern_probabilities
 
     rows = labelled_rows(db, labels)
     threads = sorted({r.thread for r in rows})

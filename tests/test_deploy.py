@@ -18,11 +18,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from abiwatch.bot import config as cfg
+from abiwatch.bot.cli import cli
+from abiwatch.ingest.sources import iter_mbox
 from click.testing import CliRunner
-
-from bot import config as cfg
-from bot.cli import cli
-from ingest.sources import iter_mbox
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -53,7 +52,7 @@ def render(tmp_path: Path) -> Path:
     bin_dir.mkdir()
     wrapper = bin_dir / "abiwatch"
     # The abiwatch of the interpreter running the tests, whatever PATH says.
-    wrapper.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m bot.cli \"$@\"\n")
+    wrapper.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m abiwatch.bot.cli \"$@\"\n")
     wrapper.chmod(0o755)
     (bin_dir / "abiwatch-fetch-mirrors").symlink_to(DEPLOY / "abiwatch-fetch-mirrors")
     out = tmp_path / "units"

@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from abiwatch.bot.cli import cli
+from abiwatch.db import open_db
 from click.testing import CliRunner
-
-from bot.cli import cli
-from db import open_db
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import discord
+from abiwatch.bot.discord.commands import AbiwatchTree, add_commands
+from abiwatch.bot.discord.redact import install_redaction
+from abiwatch.bot.discord.service import AnswerService
+from abiwatch.bot.engine import Engine
 from discord import app_commands
-
-from bot.discord.commands import AbiwatchTree, add_commands
-from bot.discord.redact import install_redaction
-from bot.discord.service import AnswerService
-from bot.engine import Engine
 
 logger = logging.getLogger(__name__)
 

@@ -16,14 +16,13 @@ from typing import Literal
 from urllib.parse import unquote
 
 import discord
+from abiwatch.bot.discord.service import CHOICE_TEXT, AnswerService
+from abiwatch.bot.discord.views import Pager
+from abiwatch.bot.engine import Answer
+from abiwatch.bot.question import MAX_QUESTION, Question
+from abiwatch.bot.render import to_embeds
+from abiwatch.db import DatabaseMissing
 from discord import app_commands
-
-from bot.discord.service import CHOICE_TEXT, AnswerService
-from bot.discord.views import Pager
-from bot.engine import Answer
-from bot.question import MAX_QUESTION, Question
-from bot.render import to_embeds
-from db import DatabaseMissing
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.engine import Answer, Engine
-from bot.question import Question
-from db import DatabaseMissing, open_db
-from db import answer_queries as aq
+from abiwatch.bot.engine import Answer, Engine
+from abiwatch.bot.question import Question
+from abiwatch.db import DatabaseMissing, open_db
+from abiwatch.db import answer_queries as aq
 
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 CHOICE_TEXT = 100  # and each choice's name and value are at most 100 characters

@@ -7,16 +7,15 @@ import ast
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from bot.cli import cli
-from bot.config import (
+from abiwatch.bot.cli import cli
+from abiwatch.bot.config import (
     ConfigError,
     Settings,
     load_settings,
     read_settings,
     send_problems,
 )
+from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "deploy" / "abiwatch.example.toml"
@@ -166,7 +165,7 @@ def test_example_config_documents_every_setting():
     s = load_settings(EXAMPLE, {"ABIWATCH_SMTP_PASSWORD": "x"})
     assert s.subscribers, "the example shows a subscriber"
     text = EXAMPLE.read_text()
-    from bot.config import _SECTIONS, _keys
+    from abiwatch.bot.config import _SECTIONS, _keys
 
     for section in _SECTIONS:
         for key in _keys(section):

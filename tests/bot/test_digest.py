@@ -20,13 +20,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-from click.testing import CliRunner
-
-from bot.cli import cli
-from bot.config import DigestSettings
-from bot.digest import (
+from abiwatch.bot.cli import cli
+from abiwatch.bot.config import DigestSettings
+from abiwatch.bot.digest import (
     DigestError,
     Recipient,
     build_digest,
@@ -34,9 +30,12 @@ from bot.digest import (
     parse_week,
     period_label,
 )
-from db import open_db
-from ingest.load import ingest
-from nlp.tagging import tag
+from abiwatch.db import open_db
+from abiwatch.ingest.load import ingest
+from abiwatch.nlp.tagging import tag
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -382,8 +381,8 @@ def test_starttls_and_login_never_log_the_password(db_path, smtp, tmp_path, capl
 def test_ssl_mode_sends_over_tls_from_the_first_byte(db_path, smtp, tmp_path):
     import ssl
 
-    from bot.config import load_settings
-    from bot.digest import send_digests
+    from abiwatch.bot.config import load_settings
+    from abiwatch.bot.digest import send_digests
 
     cert, key = make_cert(tmp_path)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -530,8 +529,8 @@ def test_subscribers_table(db_path, smtp, tmp_path):
 
 
 def test_recipients_from_config_win_over_the_table():
-    from bot.config import Settings, Subscriber
-    from bot.digest import recipients
+    from abiwatch.bot.config import Settings, Subscriber
+    from abiwatch.bot.digest import recipients
 
     s = Settings(subscribers=(Subscriber("a@example.org", "A", ("VMI",)),))
     rows = [{"email": "A@example.org", "name": None, "interfaces": []},

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import discord
 import pytest
+from abiwatch.bot.cli import cli
+from abiwatch.bot.discord import build_client
+from abiwatch.bot.discord.commands import COOLDOWN_SECONDS
+from abiwatch.bot.discord.redact import REDACTED, RedactFilter, install_redaction
+from abiwatch.bot.discord.views import NOT_YOURS
 from click.testing import CliRunner
-
-from bot.cli import cli
-from bot.discord import build_client
-from bot.discord.commands import COOLDOWN_SECONDS
-from bot.discord.redact import REDACTED, RedactFilter, install_redaction
-from bot.discord.views import NOT_YOURS
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -51,9 +50,9 @@ fd = _load_fake()
 @pytest.fixture(scope="session")
 def lkml_db(tmp_path_factory) -> Path:
     """Return a database ingested and tagged from the real 2006 LKML VMI/paravirt threads."""
-    from db import open_db
-    from ingest.load import ingest
-    from nlp.tagging import tag
+    from abiwatch.db import open_db
+    from abiwatch.ingest.load import ingest
+    from abiwatch.nlp.tagging import tag
 
     assert LKML.is_dir(), f"shared corpus missing at {LKML} (set ABIWATCH_SHARED_DATA)"
     path = tmp_path_factory.mktemp("discord") / "lkml.db"
@@ -363,7 +362,7 @@ def test_failures_reply_in_one_line_and_log_server_side(fake, lkml_db, tmp_path,
     assert err["embeds"] == [] and "\n" not in err["content"]
     assert seen["bad_date"]["data"]["content"].startswith("I cannot read the date 'last tuesday'")
     # The cause is in the server's log, with its traceback, not in chat.
-    failed = [r for r in caplog.records if r.name == "bot.discord.commands" and r.exc_info]
+    failed = [r for r in caplog.records if r.name == "abiwatch.bot.discord.commands" and r.exc_info]
     assert failed and "file is not a database" in str(failed[0].exc_info[1].original)
 
     seen.clear()

@@ -9,12 +9,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from bot.engine import Engine, parse_search
-from bot.render import to_json, to_text
-from db import open_db
-from ingest.load import ingest
-from nlp.tagging import tag
+from abiwatch.bot.engine import Engine, parse_search
+from abiwatch.bot.render import to_json, to_text
+from abiwatch.db import open_db
+from abiwatch.ingest.load import ingest
+from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
 DEVSET = REPO / "tests" / "fixtures" / "nlp_devset" / "threads"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from bot.engine import Answer, ConcernItem, Engine
-from bot.render import (
+from abiwatch.bot.engine import Answer, ConcernItem, Engine
+from abiwatch.bot.render import (
     EMBED_FIELDS,
     EMBED_TOTAL,
     FIELD_NAME,
@@ -16,9 +15,9 @@ from bot.render import (
     to_embeds,
     to_text,
 )
-from db import open_db
-from ingest.load import ingest
-from nlp.tagging import tag
+from abiwatch.db import open_db
+from abiwatch.ingest.load import ingest
+from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
 

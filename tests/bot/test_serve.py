@@ -18,13 +18,18 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from abiwatch.bot.cli import cli
+from abiwatch.bot.datasette_meta import (
+    DESCRIPTIONS,
+    QUERIES,
+    SCHEMA_DOC,
+    build_metadata,
+    parse_schema_doc,
+)
+from abiwatch.db import open_db
+from abiwatch.ingest.load import ingest
+from abiwatch.nlp.tagging import tag
 from click.testing import CliRunner
-
-from bot.cli import cli
-from bot.datasette_meta import DESCRIPTIONS, QUERIES, SCHEMA_DOC, build_metadata, parse_schema_doc
-from db import open_db
-from ingest.load import ingest
-from nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -55,7 +60,7 @@ def server(db_path):
     """`abiwatch serve` as a real process; yields its base URL."""
     port = free_port()
     env = {**os.environ, "ABIWATCH_CONFIG": "", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "--db", str(db_path), "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db_path), "serve",
                              "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"

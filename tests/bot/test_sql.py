@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from abiwatch.bot.cli import cli
+from abiwatch.db import open_db
+from abiwatch.db.readonly import QueryError, run_readonly_query, validate_select
+from abiwatch.ingest.load import ingest
+from abiwatch.nlp.tagging import tag
 from click.testing import CliRunner
-
-from bot.cli import cli
-from db import open_db
-from db.readonly import QueryError, run_readonly_query, validate_select
-from ingest.load import ingest
-from nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -7,9 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from db import open_db
-from ingest.load import ingest
+from abiwatch.db import open_db
+from abiwatch.ingest.load import ingest
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "ingest"

@@ -6,11 +6,10 @@ import io
 import zlib
 
 import zstandard
-
-from db.blobs import decompress_raw
-from ingest.body import split_text
-from ingest.record import parse_message
-from ingest.sources import iter_mbox
+from abiwatch.db.blobs import decompress_raw
+from abiwatch.ingest.body import split_text
+from abiwatch.ingest.record import parse_message
+from abiwatch.ingest.sources import iter_mbox
 
 # vger's footer as it was appended to every linux-kernel copy in the 2000s
 VGER_FOOTER = (

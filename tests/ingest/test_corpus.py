@@ -15,8 +15,7 @@ from email.policy import compat32
 from pathlib import Path
 
 import pytest
-
-from db.blobs import decompress_raw
+from abiwatch.db.blobs import decompress_raw
 
 pytestmark = pytest.mark.slow
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from db import open_db
-from ingest.diff import summarize_diffstat
-from ingest.load import ingest
+from abiwatch.db import open_db
+from abiwatch.ingest.diff import summarize_diffstat
+from abiwatch.ingest.load import ingest
 
 THREAD = (Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "nlp_devset" / "threads"
           / "virt-20201217-x86-major-paravirt-cleanup.mbox")

@@ -8,10 +8,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from ingest.headers import (
+from abiwatch.ingest.headers import (
     _common_date,
     addresses_in,
     mbox_from_date,
@@ -21,8 +18,10 @@ from ingest.headers import (
     parse_date,
     received_date,
 )
-from ingest.record import parse_message
-from ingest.sources import iter_mbox
+from abiwatch.ingest.record import parse_message
+from abiwatch.ingest.sources import iter_mbox
+from hypothesis import given
+from hypothesis import strategies as st
 
 ANDI = "200608101331.19954.ak@muc.de"
 

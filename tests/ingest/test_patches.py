@@ -7,10 +7,9 @@ import re
 from email.policy import compat32
 
 import pytest
-
-from db.blobs import decompress_raw
-from ingest.diff import summarize_diffs
-from ingest.record import parse_message
+from abiwatch.db.blobs import decompress_raw
+from abiwatch.ingest.diff import summarize_diffs
+from abiwatch.ingest.record import parse_message
 
 
 def _patch(db, mid: str) -> dict:

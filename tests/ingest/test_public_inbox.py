@@ -10,11 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from db.blobs import decompress_raw
-from ingest.load import ingest
-from ingest.record import parse_message
-from ingest.sources import iter_mbox
+from abiwatch.db.blobs import decompress_raw
+from abiwatch.ingest.load import ingest
+from abiwatch.ingest.record import parse_message
+from abiwatch.ingest.sources import iter_mbox
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",

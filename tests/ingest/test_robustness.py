@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from db.blobs import decompress_raw
-from ingest.load import ingest
-from ingest.sources import iter_mbox
+from abiwatch.db.blobs import decompress_raw
+from abiwatch.ingest.load import ingest
+from abiwatch.ingest.sources import iter_mbox
 
 SEPARATOR = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
 _ID_HEADERS = re.compile(rb"^(message-id|in-reply-to|references)\s*:", re.I)
@@ -38,9 +37,8 @@ def test_reingesting_the_same_input_changes_nothing(h, tmp_path, new_db):
 
 
 def test_reingest_through_the_cli_is_a_no_op(h, tmp_path):
+    from abiwatch.bot.cli import cli
     from click.testing import CliRunner
-
-    from bot.cli import cli
 
     db_path = tmp_path / "t.db"
     args = ["--db", str(db_path), "ingest", "--rescan", str(h.fixture("."))]
@@ -151,7 +149,7 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 def _abiwatch(db_path: Path, archive: Path) -> list[str]:
-    return [sys.executable, "-m", "bot.cli", "--db", str(db_path), "ingest", "--no-progress",
+    return [sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db_path), "ingest", "--no-progress",
             str(archive)]
 
 
@@ -202,7 +200,7 @@ def test_linking_in_rounds_gives_the_same_database_as_linking_once(h, tmp_path, 
     """Runs link every batch (so memory stays flat) and regroup series at the end;
     threads, series and trailers must come out exactly as when everything is linked
     once at the end."""
-    import ingest.load as load
+    import abiwatch.ingest.load as load
 
     src = [str(h.shared("lore-inbox-lkml-2006-2007")), str(h.shared("lfdr-virtualization-list")),
            str(h.shared("lfdr-linux-hyperv"))]
@@ -211,7 +209,7 @@ def test_linking_in_rounds_gives_the_same_database_as_linking_once(h, tmp_path, 
     ingest(once, src, progress=False, workers=1, batch_size=100)
     monkeypatch.undo()
     calls = []
-    import ingest.writer as writer
+    import abiwatch.ingest.writer as writer
 
     real_link = writer.link_threads_and_trailers
     monkeypatch.setattr(writer, "link_threads_and_trailers",
@@ -228,7 +226,7 @@ def test_two_workers_writing_in_turn_give_the_same_database_as_one_process(
         h, tmp_path, new_db, monkeypatch):
     """Workers write their batches themselves, one at a time in input order: ids,
     duplicates, variants and links must be exactly those of a one-process run."""
-    import ingest.load as load
+    import abiwatch.ingest.load as load
 
     src = [str(h.shared())]
     one = new_db("one.db")
@@ -247,8 +245,8 @@ def test_a_reader_holding_a_snapshot_neither_blocks_nor_sees_half_of_a_parallel_
     """The bot or Datasette may hold a read transaction through a whole ingest: the
     checkpoints that cannot copy past its snapshot give up after their wait and the run
     completes; the reader sees the database as it was, then all of it."""
-    import ingest.load as load
-    from db import open_db
+    import abiwatch.ingest.load as load
+    from abiwatch.db import open_db
 
     monkeypatch.setattr(load, "CHECKPOINT_WAIT_MS", 100)  # the default waits 1 s a checkpoint
     first, src = [str(h.shared("lfdr-linux-hyperv"))], [str(h.shared())]

@@ -124,7 +124,7 @@ def test_mercurial_series_is_grouped(corpus_db, h):
 
 def test_cross_posted_mail_is_stored_once_with_both_lists(h, new_db):
     """45 Message-IDs are in both the virtualization and linux-hyperv folders."""
-    from ingest.load import ingest
+    from abiwatch.ingest.load import ingest
 
     virt, hyperv = h.shared("lfdr-virtualization-list"), h.shared("lfdr-linux-hyperv")
     db = new_db()
@@ -151,7 +151,7 @@ def test_predicted_series_agree_with_the_regrouping(corpus_db):
     # Patch rows are written with a predicted series so that regrouping, which writes
     # only what differs, does not rewrite them (diff and all); a prediction that
     # disagrees with group_series would cost a rewrite on every ingest.
-    from ingest.series import predict_series
+    from abiwatch.ingest.series import predict_series
 
     db, _, _ = corpus_db
     rows = db.execute("SELECT p.message_id, p.kind, p.version, p.part, p.total, m.from_addr, "

@@ -15,13 +15,9 @@ import zlib
 from email.policy import compat32
 
 import pytest
-from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from bot.cli import cli
-from db.blobs import decompress_raw
-from ingest.sources import (
+from abiwatch.bot.cli import cli
+from abiwatch.db.blobs import decompress_raw
+from abiwatch.ingest.sources import (
     MboxSlice,
     NotMail,
     RawMail,
@@ -32,6 +28,9 @@ from ingest.sources import (
     sniff,
     unquote_mboxrd,
 )
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 MBOXRD = "mboxrd-quoted-from-and-outlook-attribution.mbox"
 MBOXRD_FROM_READING = "SN6PR02MB4157E6D02773A9D7A4B9E85BD4F6A@SN6PR02MB4157.namprd02.prod.outlook.com"
@@ -98,7 +97,7 @@ def test_iter_mbox_on_mboxrd_matches_the_hand_split(h):
 
 def test_iter_mbox_is_independent_of_chunk_boundaries(h, monkeypatch):
     """A From_ line cut in half by a read must still split messages correctly."""
-    import ingest.sources as sources
+    import abiwatch.ingest.sources as sources
 
     data = h.fixture(MBOXRD).read_bytes()
     expected = [m.raw for m in iter_mbox(io.BytesIO(data), "x")]
@@ -243,11 +242,11 @@ def test_stdin_dash_through_the_cli(h, tmp_path):
     """`abiwatch ingest -` reads an mbox from standard input (a real subprocess)."""
     data = h.fixture(MBOXRD).read_bytes()
     db_path = tmp_path / "t.db"
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "--db", str(db_path), "ingest", "-"],
+    proc = subprocess.run([sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db_path), "ingest", "-"],
                           input=data, capture_output=True, cwd=h.REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
     assert b"6 new" in proc.stdout
-    from db import open_db
+    from abiwatch.db import open_db
 
     db = open_db(db_path)
     assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 6
@@ -373,8 +372,8 @@ def test_an_mbox_that_shrinks_during_the_run_keeps_what_was_read_and_is_read_aga
     """Ingest reads an mbox by byte ranges after finding where its messages start. If the
     file loses its tail in between, the messages read are kept, the run reports it, and
     the file is not recorded as done: the next run reads it again and nothing is lost."""
-    import ingest.writer as writer
-    from ingest.load import ingest
+    import abiwatch.ingest.writer as writer
+    from abiwatch.ingest.load import ingest
 
     data = h.fixture(MBOXRD).read_bytes()
     path = tmp_path / "list.mbox"

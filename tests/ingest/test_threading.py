@@ -7,8 +7,7 @@ import random
 import shutil
 
 import pytest
-
-from ingest.threading import Node, build_forest
+from abiwatch.ingest.threading import Node, build_forest
 
 LKML = "lore-inbox-lkml-2006-2007"
 ORPHANS = "lkml-2006-orphan-replies-paravirt-h.mbox"
@@ -100,7 +99,7 @@ def test_placeholder_parents_come_from_the_references_chain(h, ingest_into):
 
 def test_a_late_parent_replaces_its_placeholder(h, tmp_path, new_db):
     """Ingesting the replies first and the parent later gives the same tree."""
-    from ingest.load import ingest
+    from abiwatch.ingest.load import ingest
 
     src = h.fixture("b4-quoted-trailer-not-credited.mbox").read_bytes()
     parts = src.split(b"\nFrom foo@z Thu Jan  1 00:00:00 1970\n")
@@ -125,7 +124,7 @@ def test_a_late_parent_replaces_its_placeholder(h, tmp_path, new_db):
 @pytest.mark.slow
 def test_thread_structure_does_not_depend_on_file_order(h, tmp_path, new_db):
     """The same LKML mail fed file by file in two orders gives the same trees."""
-    from ingest.load import ingest
+    from abiwatch.ingest.load import ingest
 
     files = sorted(h.shared(LKML).glob("*.mbox"))
     q = ("SELECT message_id, parent_id, parent_source, thread_id, depth FROM messages "
@@ -187,8 +186,8 @@ def test_a_header_less_reply_is_adopted_by_an_original_that_arrives_later_only_i
     the result is the one a single run over both files gives."""
     import io
 
-    from ingest.load import ingest
-    from ingest.sources import iter_mbox
+    from abiwatch.ingest.load import ingest
+    from abiwatch.ingest.sources import iter_mbox
 
     mails = list(iter_mbox(io.BytesIO(
         h.fixture("b4-quoted-trailer-not-credited.mbox").read_bytes()), "x"))
@@ -217,9 +216,9 @@ def test_a_database_made_before_migration_014_is_upgraded_and_keeps_its_threads(
         h, tmp_path, monkeypatch):
     """Migration 014 rebuilds messages_norm_subject for the subject lookup; a database
     ingested under the old index comes out with the same rows and a lookup without a sort."""
-    import db.migrations as migrations
-    from db import open_db
-    from ingest.load import ingest
+    import abiwatch.db.migrations as migrations
+    from abiwatch.db import open_db
+    from abiwatch.ingest.load import ingest
 
     path = tmp_path / "old.db"
     with monkeypatch.context() as m:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from ingest.trailers import extract_trailers
+from abiwatch.ingest.trailers import extract_trailers
 
 
 def _trailers(db, mid: str) -> set[tuple]:

@@ -6,10 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-
-from db import open_db
-from ingest.load import ingest
-from nlp.tagging import tag
+from abiwatch.db import open_db
+from abiwatch.ingest.load import ingest
+from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
 DEVSET = REPO / "tests" / "fixtures" / "nlp_devset" / "threads"

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 import spacy
-
-from nlp.analysis import analyze
-from nlp.catalog import CatalogError, load_catalog
-from nlp.pipeline import build_nlp
-from nlp.tagging import tag
+from abiwatch.nlp.analysis import analyze
+from abiwatch.nlp.catalog import CatalogError, load_catalog
+from abiwatch.nlp.pipeline import build_nlp
+from abiwatch.nlp.tagging import tag
 
 
 def _interfaces(text: str) -> dict[str, tuple[str, str]]:
@@ -52,7 +51,7 @@ def test_a_user_catalog_adds_an_interface_without_code_changes(tmp_path, devset_
     db_path = tmp_path / "copy.db"
     devset_db.conn.commit()
     devset_db.conn.execute(f"VACUUM INTO '{db_path}'")
-    from db import open_db
+    from abiwatch.db import open_db
 
     db = open_db(db_path)
     tag(db, catalog_path=str(catalog), progress=False)

@@ -3,9 +3,9 @@ what is never a concern (patch postings, the proposer defending, quoted text).""
 
 from __future__ import annotations
 
-from db import open_db
-from ingest.load import ingest
-from nlp.tagging import tag
+from abiwatch.db import open_db
+from abiwatch.ingest.load import ingest
+from abiwatch.nlp.tagging import tag
 
 from .conftest import concern_rows, shared
 

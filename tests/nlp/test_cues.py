@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from nlp.analysis import analyze
-from nlp.catalog import DEFAULT_PATTERNS
-from nlp.concerns import Candidate, score_sentence
-from nlp.pipeline import build_nlp
+from abiwatch.nlp.analysis import analyze
+from abiwatch.nlp.catalog import DEFAULT_PATTERNS
+from abiwatch.nlp.concerns import Candidate, score_sentence
+from abiwatch.nlp.pipeline import build_nlp
 
 MIN_THREADS = 3
 

@@ -11,9 +11,9 @@ import json
 import os
 from pathlib import Path
 
-from db import open_db
-from ingest.load import ingest
-from nlp.tagging import tag
+from abiwatch.db import open_db
+from abiwatch.ingest.load import ingest
+from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "fixtures" / "nlp_golden" / "lkml-2006.json"

@@ -3,9 +3,9 @@ each path is checked on a real thread, and each resolution names its evidence.""
 
 from __future__ import annotations
 
-from nlp.catalog import load_catalog
-from nlp.decide import _evidence, _resolve, _ThreadCache
-from nlp.resolution import (
+from abiwatch.nlp.catalog import load_catalog
+from abiwatch.nlp.decide import _evidence, _resolve, _ThreadCache
+from abiwatch.nlp.resolution import (
     Evidence,
     LaterVersion,
     Posting,
@@ -118,8 +118,8 @@ def test_a_nak_is_not_resolved_by_a_changelog_only_by_the_raiser():
 def test_only_policies_measured_at_090_precision_and_specific_evidence_are_used():
     import tomllib
 
-    from nlp.catalog import DATA_DIR
-    from nlp.resolution import ALL_POLICIES, enabled_policies
+    from abiwatch.nlp.catalog import DATA_DIR
+    from abiwatch.nlp.resolution import ALL_POLICIES, enabled_policies
 
     table = tomllib.loads((DATA_DIR / "resolution.toml").read_text())["policy"]
     assert set(table) == set(ALL_POLICIES)
