@@ -10,13 +10,14 @@ Two kinds of label set, never mixed in one figure:
 - tuning sets (tests/fixtures/nlp_devset: tuning-dev, tuning-holdout,
   tuning-holdout2, tuning-random): rules, cues, the model and thresholds were
   made while looking at them, so their figures are tuning figures;
-- the frozen test set (tests/fixtures/nlp_testset: test): labelled by people
+- the frozen test sets (tests/fixtures/nlp_testset: test; nlp_testset2: test2,
+  for the work after test's one score): labelled by people
   who never saw abiwatch's output, read by nobody to write a rule; score it
   once, at the end of a piece of work, and report that figure.
 
     python bench/nlp_quality.py                       # every tuning set
     python bench/nlp_quality.py --set tuning-dev --errors
-    python bench/nlp_quality.py --set test            # once, at the end
+    python bench/nlp_quality.py --set test2           # once, at the end
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ from abiwatch.ingest.load import ingest  # noqa: E402
 from abiwatch.nlp.tagging import tag  # noqa: E402
 
 DEVSET = ROOT / "tests" / "fixtures" / "nlp_devset"
-TESTSET = ROOT / "tests" / "fixtures" / "nlp_testset"
-TUNING_SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random")
+TESTSETS = {"test": ROOT / "tests" / "fixtures" / "nlp_testset",
+            "test2": ROOT / "tests" / "fixtures" / "nlp_testset2"}
+TUNING_SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random", "tuning-topic")
 NEGATIVES = [ROOT.parent / "shared" / "data" / "lfdr-virtualization-list" / "negatives",
              ROOT / "tests" / "fixtures" / "nlp_negatives"]
 
 
 def set_root(name: str) -> Path:
-    return TESTSET if name == "test" else DEVSET
+    return TESTSETS.get(name, DEVSET)
 
 
 def load_labels(name: str) -> list[dict]:
@@ -177,7 +179,7 @@ def _prf_line(name: str, r: dict) -> str:
 
 
 def report(name: str, r: dict) -> None:
-    kind = "FROZEN TEST SET (score once)" if name == "test" else "tuning set: tuning figures"
+    kind = "FROZEN TEST SET (score once)" if name in TESTSETS else "tuning set: tuning figures"
     print(f"{name} [{kind}]: {r['messages']} messages, {r['gold_concerns']} labelled concerns, "
           f"{r['pred_concerns']} found")
     print(_prf_line("concern detection (message, interface):", r["concerns"]))
@@ -196,12 +198,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", default="tuning",
                     help="a tuning set (" + ", ".join(TUNING_SETS) + "), 'tuning' for all of them "
-                         "(default), or 'test' for the frozen test set")
+                         "(default), or 'test' / 'test2' for a frozen test set")
     ap.add_argument("--errors", action="store_true",
                     help="print every disagreement (never with --set test: nobody reads the test set)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if args.set == "test" and args.errors:
+    if args.set in TESTSETS and args.errors:
         ap.error("--errors shows the test set's mail and labels; score it, do not read it")
     available = [n for n in TUNING_SETS if (DEVSET / f"{n}.jsonl").exists()]
     sets = available if args.set == "tuning" else [args.set]

@@ -1,5 +1,5 @@
-"""The frozen test set stays frozen: its labels and threads are the ones its README
-lists. (This reads only hashes: nobody reads the test set to write a rule or a test.)"""
+"""The frozen test sets stay frozen: their labels and threads are the ones their READMEs
+list. (This reads only hashes: nobody reads a test set to write a rule or a test.)"""
 
 from __future__ import annotations
 
@@ -7,23 +7,29 @@ import hashlib
 import re
 from pathlib import Path
 
-TESTSET = Path(__file__).resolve().parent / "fixtures" / "nlp_testset"
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SETS = [("nlp_testset", "test.jsonl"), ("nlp_testset2", "test2.jsonl")]
 
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_the_test_labels_are_the_frozen_ones():
-    readme = (TESTSET / "README.md").read_text()
-    frozen = re.search(r"sha256 `([0-9a-f]{64})`", readme).group(1)
-    assert _sha(TESTSET / "test.jsonl") == frozen
+@pytest.mark.parametrize("folder, labels", SETS)
+def test_the_test_labels_are_the_frozen_ones(folder, labels):
+    readme = (FIXTURES / folder / "README.md").read_text()
+    frozen = re.search(r"sha256\s+`([0-9a-f]{64})`", readme).group(1)
+    assert _sha(FIXTURES / folder / labels) == frozen
 
 
-def test_every_test_thread_is_the_one_drawn():
+@pytest.mark.parametrize("folder, labels", SETS)
+def test_every_test_thread_is_the_one_drawn(folder, labels):
+    root = FIXTURES / folder
     rows = re.findall(r"^\| `([^`]+\.mbox)` \| \d+ \| [^|]+ \| `([0-9a-f]{16})` \|$",
-                      (TESTSET / "README.md").read_text(), re.M)
+                      (root / "README.md").read_text(), re.M)
     assert len(rows) == 60
     for name, prefix in rows:
-        assert _sha(TESTSET / "threads" / name).startswith(prefix), name
-    assert sorted(p.name for p in (TESTSET / "threads").glob("*.mbox")) == sorted(n for n, _ in rows)
+        assert _sha(root / "threads" / name).startswith(prefix), name
+    assert sorted(p.name for p in (root / "threads").glob("*.mbox")) == sorted(n for n, _ in rows)
