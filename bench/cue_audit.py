@@ -29,11 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nlp_quality import DEVSET, TUNING_SETS, load_labels  # noqa: E402
+
 from abiwatch.db import open_db  # noqa: E402
 from abiwatch.ingest.load import ingest  # noqa: E402
 from abiwatch.nlp.catalog import DEFAULT_PATTERNS  # noqa: E402
 from abiwatch.nlp.tagging import tag  # noqa: E402
-from nlp_quality import DEVSET, TUNING_SETS, load_labels  # noqa: E402
 
 MIN_THREADS = 3
 

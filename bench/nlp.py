@@ -64,6 +64,7 @@ def write_archive(path: Path, n: int) -> int:
 def bare_tokenize(db_path: Path) -> tuple[float, int, int]:
     """Return (seconds, messages, words) for spacy.blank('en') over whole bodies."""
     import spacy
+
     from abiwatch.db import open_db
 
     db = open_db(db_path, readonly=True)

@@ -21,13 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nlp_quality import DEVSET, TUNING_SETS, load_labels, wilson  # noqa: E402
+
 from abiwatch.db import open_db  # noqa: E402
 from abiwatch.ingest.load import ingest  # noqa: E402
 from abiwatch.nlp.catalog import load_catalog  # noqa: E402
 from abiwatch.nlp.decide import _evidence, _ThreadCache  # noqa: E402
 from abiwatch.nlp.resolution import ALL_POLICIES  # noqa: E402
 from abiwatch.nlp.tagging import tag  # noqa: E402
-from nlp_quality import DEVSET, TUNING_SETS, load_labels, wilson  # noqa: E402
 
 
 def gold_concerns(db, labels: list[dict]) -> list[tuple[dict, dict]]:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+
 from abiwatch.bot import report
 from abiwatch.db import DEFAULT_DB, DatabaseMissing, open_db
 

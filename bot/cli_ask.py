@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import click
+
 from abiwatch.bot.engine import Engine
 from abiwatch.bot.render import to_json, to_text
 

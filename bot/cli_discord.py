@@ -57,6 +57,7 @@ def register(cli: click.Group) -> None:
         """Connect to Discord and answer slash commands until stopped (Ctrl-C)."""
         import aiohttp
         import discord
+
         from abiwatch.bot.discord import run_bot
 
         token = _token()
@@ -77,6 +78,7 @@ def register(cli: click.Group) -> None:
         """Push the slash command definitions to Discord (not done at every start)."""
         import aiohttp
         import discord
+
         from abiwatch.bot.discord import sync_commands
 
         token = _token()

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 LABELS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nlp_devset"
-SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random")
+SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random", "tuning-topic")
 
 
 @click.group("model")
@@ -37,7 +37,7 @@ def model_train(labels_dir: Path, sets: tuple[str, ...], out_dir: Path | None) -
     from abiwatch.nlp.classifier import MODEL_DIR, load_combiner, load_textcat
     from abiwatch.nlp.training import train
 
-    if "test" in sets:
+    if any(s.startswith("test") for s in sets):
         raise click.UsageError("the frozen test set is for scoring once, never for training")
     labels = []
     files = set()

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
+
 from abiwatch.bot.config import (
     Settings,
     interface_problems,
@@ -19,7 +21,6 @@ from abiwatch.bot.config import (
     send_problems,
     warnings,
 )
-from click.core import ParameterSource
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), default=None,

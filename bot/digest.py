@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import sqlite_utils
+
 from abiwatch.bot.config import DigestSettings, Settings, SmtpSettings
 from abiwatch.bot.digest_render import DigestContent, Section, render_html, render_text, subject
 from abiwatch.db import digest_queries as q

@@ -13,8 +13,9 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from abiwatch.nlp.catalog import Catalog
 from dateutil import parser as dateparser
+
+from abiwatch.nlp.catalog import Catalog
 
 INTENTS = ("unresolved", "concerns", "interface", "patch", "thread", "search", "who", "help")
 MAX_QUESTION = 1000

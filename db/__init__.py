@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
+
 from abiwatch.db.migrations import migrate
 
 DEFAULT_DB = "abiwatch.db"

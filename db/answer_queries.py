@@ -4,6 +4,7 @@ the only variable SQL is a choice among fixed fragments."""
 from __future__ import annotations
 
 import sqlite_utils
+
 from abiwatch.db.queries import rows_as_dicts
 
 CONCERN_COLUMNS = (

@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 
 import sqlite_utils
+
 from abiwatch.db.queries import rows_as_dicts
 
 NAK_NAMES = ("NAK", "Nacked-by")

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO
 
 import sqlite_utils
+
 from abiwatch.ingest.sources import Event, MboxSlice, RawMail, count_bytes, iter_paths
 from abiwatch.ingest.writer import (  # noqa: F401 - re-exported: the module's public names
     MESSAGE_COLUMNS,

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 
 import sqlite_utils
+
 from abiwatch.ingest.by_keys import rows_in
 from abiwatch.ingest.subject import normalize_title
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlite_utils
+
 from abiwatch.ingest.by_keys import rows_in
 
 logger = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from operator import itemgetter
 from typing import Any
 
 import sqlite_utils
+
 from abiwatch.ingest.by_keys import rows_in
 from abiwatch.ingest.record import Parsed, parse_message
 from abiwatch.ingest.series import link_series, link_trailers, predict_series

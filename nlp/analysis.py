@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from spacy.language import Language
+
 from abiwatch.nlp.catalog import Catalog
 from abiwatch.nlp.pipeline import CUE_KEY, IFACE_KEY
-from spacy.language import Language
 
 _TRAILER_LINE = re.compile(r"^\s*[A-Za-z][\w-]*-by:\s|^\s*(Cc|Link|Fixes|Closes|change-id|base-commit):\s",
                            re.I)

@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from abiwatch.nlp.catalog import DATA_DIR
+from abiwatch.nlp.analysis import diff_interfaces
+from abiwatch.nlp.catalog import DATA_DIR, Catalog
+from abiwatch.nlp.linking import QUOTED_HUNK
 
 MODEL_DIR = DATA_DIR / "model"
 TEXTCAT_DIR = MODEL_DIR / "textcat"
 COMBINER_PATH = MODEL_DIR / "combiner.json"
 # Feature order of the combiner; nlp/training.py fits weights in this order.
-FEATURES = ("model", "cue", "agree", "question", "names_interface", "answers_hunk")
+FEATURES = ("model", "cue", "agree", "question", "names_interface", "answers_hunk",
+            "quotes_interface_code", "code_like")
+_QUOTE_MARK = re.compile(r"(?m)^[ \t]*(?:>[ \t]?)+")
+# a compiler error, a log line, a call trace or a bare code line: text a person did not write as prose
+_CODE_LIKE = re.compile(r"\w+\.[ch]:\d+|\b(?:error|warning):|\[\s*\d+\.\d+\]|^\W|[;{}]\s*$|->|::|==")
 
 
 @dataclass(frozen=True)
@@ -42,13 +49,35 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+@dataclass(frozen=True)
+class Quoted:
+    """What a reply quotes: a hunk of a diff, and whether that code is an interface's."""
+    hunk: bool
+    interface_code: bool
+
+
+def quoted_context(quoted_text: str | None, catalog: Catalog) -> Quoted:
+    """Return what a message's quoted text shows of the code it answers."""
+    if not quoted_text or not QUOTED_HUNK.search(quoted_text):
+        return Quoted(False, False)
+    code = _QUOTE_MARK.sub("", quoted_text[:200000])
+    paths = re.findall(r"(?m)^(?:\+\+\+ b/|--- a/|diff --git a/)(\S+)", code)
+    return Quoted(True, bool(diff_interfaces(catalog, paths, code)))
+
+
+def code_like(text: str) -> bool:
+    """Return True for a sentence that reads as code or a log line rather than prose."""
+    return bool(_CODE_LIKE.search(text))
+
+
 def features(model_prob: float, cues: list, question: bool, names_interface: bool,
-             answers_hunk: bool) -> list[float]:
+             quoted: Quoted, text: str) -> list[float]:
     """Return the combiner's inputs for one sentence, in FEATURES order."""
     concern = [c[3] for c in cues if c[1] == "CONCERN" and (c[2] != "question" or question)]
     agree = [c[3] for c in cues if c[1] == "AGREE"]
     return [logit(model_prob), max(concern, default=0.0), max(agree, default=0.0),
-            float(question), float(names_interface), float(answers_hunk)]
+            float(question), float(names_interface), float(quoted.hunk),
+            float(quoted.interface_code), float(code_like(text))]
 
 
 @lru_cache(maxsize=4)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from abiwatch.nlp.catalog import DATA_DIR
-from abiwatch.nlp.classifier import COMBINER_PATH, Combiner, features, load_combiner
+from abiwatch.nlp.classifier import COMBINER_PATH, Combiner, Quoted, features, load_combiner
 
 THRESHOLD = 0.6  # cue score a sentence needs when no learned model is shipped
 KIND_ORDER = {"nak": 5, "objection": 4, "risk": 3, "question": 2, "request": 1}
@@ -48,7 +48,7 @@ class MessageContext:
     defer: dict[str, str] = field(default_factory=dict)  # VMware -> VMI in a VMI thread
     patch_interfaces: list[str] = field(default_factory=list)  # of the patch it is about
     mentions: list[tuple[int, str]] = field(default_factory=list)  # (offset, interface) in own text
-    answers_hunk: bool = False          # the message quotes diff lines it answers
+    quoted: Quoted = Quoted(False, False)  # the code the message quotes and answers
 
 
 @dataclass
@@ -138,7 +138,7 @@ MODEL_CUE = ("model.textcat", "CONCERN", None, 0.0, "")
 def learned_score(c: Candidate, ctx: MessageContext, combiner: Combiner
                   ) -> tuple[float, tuple[str, str, str | None, float, str] | None]:
     """Return (calibrated confidence, strongest cue or the model's own marker) of a sentence."""
-    feats = features(c.model, c.cues, c.question, bool(c.interfaces), ctx.answers_hunk)
+    feats = features(c.model, c.cues, c.question, bool(c.interfaces), ctx.quoted, c.text)
     conf = combiner.confidence(feats)
     _, cue = score_sentence(c)
     if cue is None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import Counter
 
 import sqlite_utils
+
 from abiwatch.db.queries import rows_as_dicts
 from abiwatch.nlp.catalog import Catalog
+from abiwatch.nlp.classifier import quoted_context
 from abiwatch.nlp.concerns import Candidate, MessageContext, decide_concerns
 from abiwatch.nlp.linking import LinkMessage, link_ids, patch_for
 from abiwatch.nlp.resolution import Evidence, LaterMessage, LaterVersion, Posting, resolve
@@ -19,7 +20,6 @@ from abiwatch.nlp.resolution import Evidence, LaterMessage, LaterVersion, Postin
 logger = logging.getLogger(__name__)
 THREAD_CHUNK = 200
 SOURCE_RANK = {"subject": 0, "diff": 1, "text": 2}
-_QUOTED_DIFF = re.compile(r"^\s*>+\s?(?:[+-](?![+-]{2})\S|@@ |diff --git )", re.M)
 
 
 def decide_threads(db: sqlite_utils.Database, thread_ids: set[str], catalog: Catalog) -> None:
@@ -184,7 +184,7 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
             defer={n: t for n, t in defer_rules.items()
                    if by_thread.get(m["thread_id"], Counter()).get(t)},
             patch_interfaces=patch_ifaces, mentions=mentions.get(mid, []),
-            answers_hunk=bool(m["quoted_text"] and _QUOTED_DIFF.search(m["quoted_text"])))
+            quoted=quoted_context(m["quoted_text"], catalog))
         produced += decide_concerns(cands.get(mid, []), ctx)
     for c in produced:
         if not c.author_name and c.author_addr:

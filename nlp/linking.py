@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_QUOTED_HUNK = re.compile(r"^\s*>+\s?(?:[+-](?![+-]{2})\S|@@ |diff --git )", re.M)
+QUOTED_HUNK = re.compile(r"^\s*>+\s?(?:[+-](?![+-]{2})\S|@@ |diff --git )", re.M)
 _LORE_ID = re.compile(r"(?:lore\.kernel\.org|lkml\.kernel\.org|patchwork\.kernel\.org)"
                       r"/(?:r/|[\w.-]+/)?([^/\s>]+@[^/\s>]+)")
 
@@ -66,7 +66,7 @@ def patch_for(msg: LinkMessage, parents: dict[str, str | None], real: set[str],
             if key in (replied_as_patch or {}).get(c, ()):
                 return c, "reply-subject"
         if missing:
-            if chain[0] not in real and msg.quoted_text and _QUOTED_HUNK.search(msg.quoted_text):
+            if chain[0] not in real and msg.quoted_text and QUOTED_HUNK.search(msg.quoted_text):
                 return chain[0], "quoted-hunk"
             top = chain[-1]
             if top not in real:

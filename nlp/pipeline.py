@@ -14,10 +14,11 @@ import re
 from typing import Any
 
 import spacy
-from abiwatch.nlp.catalog import Catalog, load_catalog
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
+
+from abiwatch.nlp.catalog import Catalog, load_catalog
 
 IFACE_KEY = "interfaces"
 CUE_KEY = "cues"

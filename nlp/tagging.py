@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlite_utils
+
 from abiwatch.nlp.analysis import Analysis, analyze, diff_interfaces
 from abiwatch.nlp.catalog import Catalog, load_catalog
 from abiwatch.nlp.classifier import (

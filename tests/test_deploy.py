@@ -18,10 +18,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
 from abiwatch.bot import config as cfg
 from abiwatch.bot.cli import cli
 from abiwatch.ingest.sources import iter_mbox
-from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"

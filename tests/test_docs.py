@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from abiwatch.bot.cli import cli
 from abiwatch.db import open_db
-from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import discord
+from discord import app_commands
+
 from abiwatch.bot.discord.commands import AbiwatchTree, add_commands
 from abiwatch.bot.discord.redact import install_redaction
 from abiwatch.bot.discord.service import AnswerService
 from abiwatch.bot.engine import Engine
-from discord import app_commands
 
 logger = logging.getLogger(__name__)
 

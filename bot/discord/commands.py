@@ -16,13 +16,14 @@ from typing import Literal
 from urllib.parse import unquote
 
 import discord
+from discord import app_commands
+
 from abiwatch.bot.discord.service import CHOICE_TEXT, AnswerService
 from abiwatch.bot.discord.views import Pager
 from abiwatch.bot.engine import Answer
 from abiwatch.bot.question import MAX_QUESTION, Question
 from abiwatch.bot.render import to_embeds
 from abiwatch.db import DatabaseMissing
-from discord import app_commands
 
 logger = logging.getLogger(__name__)
 

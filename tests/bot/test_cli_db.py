@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from abiwatch.bot.cli import cli
 from click.testing import CliRunner
+
+from abiwatch.bot.cli import cli
 
 SAMPLE = Path(__file__).resolve().parents[2] / "bot" / "sample" / "lkml-20060810-paravirt-h-patch.mbox"
 

@@ -7,6 +7,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
 from abiwatch.bot.cli import cli
 from abiwatch.bot.config import (
     ConfigError,
@@ -15,7 +17,6 @@ from abiwatch.bot.config import (
     read_settings,
     send_problems,
 )
-from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "deploy" / "abiwatch.example.toml"

@@ -20,6 +20,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from click.testing import CliRunner
+
 from abiwatch.bot.cli import cli
 from abiwatch.bot.config import DigestSettings
 from abiwatch.bot.digest import (
@@ -33,9 +37,6 @@ from abiwatch.bot.digest import (
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
-from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import discord
 import pytest
+from click.testing import CliRunner
+
 from abiwatch.bot.cli import cli
 from abiwatch.bot.discord import build_client
 from abiwatch.bot.discord.commands import COOLDOWN_SECONDS
 from abiwatch.bot.discord.redact import REDACTED, RedactFilter, install_redaction
 from abiwatch.bot.discord.views import NOT_YOURS
-from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))

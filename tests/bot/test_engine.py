@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from abiwatch.bot.engine import Engine, parse_search
 from abiwatch.bot.render import to_json, to_text
 from abiwatch.db import open_db

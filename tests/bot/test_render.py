@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from abiwatch.bot.engine import Answer, ConcernItem, Engine
 from abiwatch.bot.render import (
     EMBED_FIELDS,

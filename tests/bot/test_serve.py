@@ -18,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
 from abiwatch.bot.cli import cli
 from abiwatch.bot.datasette_meta import (
     DESCRIPTIONS,
@@ -29,7 +31,6 @@ from abiwatch.bot.datasette_meta import (
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
-from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))

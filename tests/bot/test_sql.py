@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
 from abiwatch.bot.cli import cli
 from abiwatch.db import open_db
 from abiwatch.db.readonly import QueryError, run_readonly_query, validate_select
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
-from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))

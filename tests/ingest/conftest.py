@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 

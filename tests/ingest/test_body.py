@@ -6,6 +6,7 @@ import io
 import zlib
 
 import zstandard
+
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.ingest.body import split_text
 from abiwatch.ingest.record import parse_message

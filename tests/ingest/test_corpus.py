@@ -15,6 +15,7 @@ from email.policy import compat32
 from pathlib import Path
 
 import pytest
+
 from abiwatch.db.blobs import decompress_raw
 
 pytestmark = pytest.mark.slow

@@ -8,6 +8,9 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from abiwatch.ingest.headers import (
     _common_date,
     addresses_in,
@@ -20,8 +23,6 @@ from abiwatch.ingest.headers import (
 )
 from abiwatch.ingest.record import parse_message
 from abiwatch.ingest.sources import iter_mbox
-from hypothesis import given
-from hypothesis import strategies as st
 
 ANDI = "200608101331.19954.ak@muc.de"
 

@@ -7,6 +7,7 @@ import re
 from email.policy import compat32
 
 import pytest
+
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.ingest.diff import summarize_diffs
 from abiwatch.ingest.record import parse_message

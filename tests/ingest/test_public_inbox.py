@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.ingest.load import ingest
 from abiwatch.ingest.record import parse_message

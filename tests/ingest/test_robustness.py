@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.ingest.load import ingest
 from abiwatch.ingest.sources import iter_mbox
@@ -37,8 +38,9 @@ def test_reingesting_the_same_input_changes_nothing(h, tmp_path, new_db):
 
 
 def test_reingest_through_the_cli_is_a_no_op(h, tmp_path):
-    from abiwatch.bot.cli import cli
     from click.testing import CliRunner
+
+    from abiwatch.bot.cli import cli
 
     db_path = tmp_path / "t.db"
     args = ["--db", str(db_path), "ingest", "--rescan", str(h.fixture("."))]

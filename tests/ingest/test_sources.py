@@ -15,6 +15,10 @@ import zlib
 from email.policy import compat32
 
 import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from abiwatch.bot.cli import cli
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.ingest.sources import (
@@ -28,9 +32,6 @@ from abiwatch.ingest.sources import (
     sniff,
     unquote_mboxrd,
 )
-from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 MBOXRD = "mboxrd-quoted-from-and-outlook-attribution.mbox"
 MBOXRD_FROM_READING = "SN6PR02MB4157E6D02773A9D7A4B9E85BD4F6A@SN6PR02MB4157.namprd02.prod.outlook.com"

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from abiwatch.ingest.subject import normalize_title, parse_subject
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from abiwatch.ingest.subject import normalize_title, parse_subject
 
 
 def test_version_and_part_of_a_numbered_series():

@@ -7,6 +7,7 @@ import random
 import shutil
 
 import pytest
+
 from abiwatch.ingest.threading import Node, build_forest
 
 LKML = "lore-inbox-lkml-2006-2007"

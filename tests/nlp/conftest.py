@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag

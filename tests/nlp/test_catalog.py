@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import spacy
+
 from abiwatch.nlp.analysis import analyze
 from abiwatch.nlp.catalog import CatalogError, load_catalog
 from abiwatch.nlp.pipeline import build_nlp

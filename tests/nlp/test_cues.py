@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from abiwatch.nlp.analysis import analyze
 from abiwatch.nlp.catalog import DEFAULT_PATTERNS
 from abiwatch.nlp.concerns import Candidate, score_sentence

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
+from click.testing import CliRunner
+
 from abiwatch.bot.cli import cli
 from abiwatch.nlp.classifier import FEATURES, concern_probabilities, load_combiner, load_textcat
 from abiwatch.nlp.concerns import Candidate, MessageContext, decide_concerns
-from click.testing import CliRunner
 
 
 def test_model_train_writes_a_classifier_and_a_fitted_combiner(tmp_path):
