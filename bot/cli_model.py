@@ -8,8 +8,11 @@ from pathlib import Path
 
 import click
 
-LABELS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "nlp_devset"
-SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random", "tuning-topic")
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+LABELS = FIXTURES / "nlp_devset"
+TEST_THREADS = sorted(FIXTURES.glob("nlp_testset*/threads"))
+SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random", "tuning-topic",
+        "tuning-judged")
 
 
 @click.group("model")
@@ -39,7 +42,7 @@ def model_train(labels_dir: Path, sets: tuple[str, ...], out_dir: Path | None) -
 
     if any(s.startswith("test") for s in sets):
         raise click.UsageError("the frozen test set is for scoring once, never for training")
-    labels = []
+    labels, judged = [], []
     files = set()
     for name in sets:
         path = labels_dir / f"{name}.jsonl"
@@ -48,17 +51,32 @@ def model_train(labels_dir: Path, sets: tuple[str, ...], out_dir: Path | None) -
         for line in path.read_text().splitlines():
             if line.strip():
                 lab = json.loads(line)
-                labels.append((name, lab))
+                # a judged sentence (has "sentence") or a labelled message (has "concerns")
+                (judged.append(lab) if "sentence" in lab else labels.append((name, lab)))
                 files.add(str(labels_dir / lab["file"]))
     out = out_dir or MODEL_DIR
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "train.db")
         ingest(db, sorted(files), progress=False)
-        report = train(db, labels, out)
+        report = train(db, labels, out, judged=judged, held_out_subjects=_test_subjects(Path(tmp)))
     load_combiner.cache_clear()
     load_textcat.cache_clear()
     click.echo(json.dumps(report, indent=1))
+
+
+def _test_subjects(tmp: Path) -> set[str]:
+    """Normalised subjects of the frozen test sets' threads (their subjects only: their
+    labels are never read), so no version of a test thread's series is trained on."""
+    from abiwatch.db import open_db
+    from abiwatch.ingest.load import ingest
+
+    if not TEST_THREADS:
+        return set()
+    db = open_db(tmp / "test-subjects.db")
+    ingest(db, [str(p) for p in TEST_THREADS], progress=False)
+    return {r[0] for r in db.execute("SELECT DISTINCT norm_subject FROM messages "
+                                     "WHERE norm_subject IS NOT NULL AND norm_subject != ''")}
 
 
 def register(cli: click.Group) -> None:

@@ -39,6 +39,7 @@ class ConcernItem:
     url: str
     resolved_url: str | None
     patch_url: str | None
+    stale: str | None = None   # why an open concern can no longer be answered
 
 
 @dataclass
@@ -76,7 +77,7 @@ def _concern_item(r: dict) -> ConcernItem:
         r["author_name"] or r["author_addr"], r["author_addr"], r["date"], r["patch_message_id"],
         r["patch_title"], r["resolved_by"], r["resolution"], lore_url(r["message_id"]),
         lore_url(r["resolved_by"]) if r["resolved_by"] else None,
-        lore_url(r["patch_message_id"]) if r["patch_message_id"] else None)
+        lore_url(r["patch_message_id"]) if r["patch_message_id"] else None, r.get("stale"))
 
 
 class Engine:

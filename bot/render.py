@@ -45,6 +45,8 @@ def concern_lines(c: ConcernItem, width: int = 100) -> list[str]:
     out.append(f"    {c.url}")
     if c.status == "resolved" and c.resolved_url:
         out.append(f"    resolved: {c.resolution}  {c.resolved_url}")
+    if c.stale:
+        out.append(f"    stale, can no longer be answered ({c.stale})")
     return out
 
 
@@ -130,6 +132,8 @@ def _field_for(item: Any, intent: str) -> tuple[str, str]:
             parts[-1] += f" · [patch]({item.patch_url})"
         if item.resolved_url:
             parts[-1] += f" · [resolved]({item.resolved_url})"
+        if item.stale:
+            parts.append(f"stale: {item.stale}")
         return name, _cut_lines("\n".join(parts), FIELD_VALUE)
     if intent == "thread":
         label = "(not in the archive)" if item["missing"] else \

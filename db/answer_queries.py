@@ -10,7 +10,7 @@ from abiwatch.db.queries import rows_as_dicts
 CONCERN_COLUMNS = (
     "c.id, c.message_id, c.interface, c.status, c.kind, c.text, c.author_name, c.author_addr, "
     "c.date, c.patch_message_id, c.series_id, c.resolved_by, c.resolution, c.confidence, "
-    "c.rule_id, COALESCE(p.title, pm.subject) AS patch_title, m.subject, r.from_name AS resolver, "
+    "c.rule_id, c.stale, COALESCE(p.title, pm.subject) AS patch_title, m.subject, r.from_name AS resolver, "
     "r.date AS resolved_date"
 )
 _CONCERN_FROM = (

@@ -15,7 +15,14 @@ from abiwatch.nlp.catalog import Catalog
 from abiwatch.nlp.classifier import quoted_context
 from abiwatch.nlp.concerns import Candidate, MessageContext, decide_concerns
 from abiwatch.nlp.linking import LinkMessage, link_ids, patch_for
-from abiwatch.nlp.resolution import Evidence, LaterMessage, LaterVersion, Posting, resolve
+from abiwatch.nlp.resolution import (
+    Evidence,
+    LaterMessage,
+    LaterVersion,
+    Posting,
+    resolve,
+    staleness,
+)
 
 logger = logging.getLogger(__name__)
 THREAD_CHUNK = 200
@@ -296,14 +303,24 @@ class _ThreadCache:
 
 def _resolve(conn, concern_ids: list[int], catalog: Catalog) -> None:
     cache = _ThreadCache(conn, {p.id: p.weight for p in catalog.patterns})
+    newest = conn.execute("SELECT MAX(date) FROM messages").fetchone()[0]
     updates = []
     for i in range(0, len(concern_ids), 500):
         part = concern_ids[i:i + 500]
         for c in rows_as_dicts(conn, f"{_CONCERN_SELECT} WHERE c.id IN ({','.join('?' * len(part))})", part):
-            r = resolve(_evidence(conn, c, cache))
-            updates.append((r.status, r.resolved_by, r.resolution, c["id"]))
-    conn.executemany("UPDATE concerns SET status = ?, resolved_by = ?, resolution = ? WHERE id = ?",
-                     updates)
+            ev = _evidence(conn, c, cache)
+            r = resolve(ev)
+            stale = staleness(ev, _last_activity(cache, c, ev), newest) if r.status == "open" else None
+            updates.append((r.status, r.resolved_by, r.resolution, stale, c["id"]))
+    conn.executemany("UPDATE concerns SET status = ?, resolved_by = ?, resolution = ?, stale = ? "
+                     "WHERE id = ?", updates)
+
+
+def _last_activity(cache: _ThreadCache, c: dict, ev: Evidence) -> str | None:
+    """Return the date of the last mail in the concern's thread or its series' later versions."""
+    msgs = cache.thread(c["thread_id"])[0]
+    dates = [m["date"] for m in msgs if m["date"]] + [v.first_date for v in ev.later_versions if v.first_date]
+    return max(dates, default=None)
 
 
 def _evidence(conn, c: dict, cache: _ThreadCache) -> Evidence:

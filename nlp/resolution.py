@@ -74,6 +74,7 @@ class Resolution:
     resolved_by: str | None = None
     resolution: str | None = None
     date: str | None = None
+    stale: str | None = None
 
 
 def _is_raiser(addr: str | None, name: str | None, ev: Evidence) -> bool:
@@ -214,6 +215,29 @@ def enabled_policies() -> list:
     (nlp/data/resolution.toml, set from bench/resolution_table.py)."""
     data = tomllib.loads((DATA_DIR / "resolution.toml").read_text())
     return [ALL_POLICIES[name] for name, row in data["policy"].items() if row["enabled"]]
+
+
+@lru_cache(maxsize=1)
+def abandoned_days() -> int:
+    return int(tomllib.loads((DATA_DIR / "resolution.toml").read_text())["stale"]["abandoned_days"])
+
+
+def staleness(ev: Evidence, last_activity: str | None, newest: str | None) -> str | None:
+    """Return why an open concern can no longer be answered, or None while it can."""
+    later = sorted(ev.later_versions, key=lambda v: (v.first_date or "", v.version))
+    if later:
+        v = later[-1]
+        return f"superseded: v{v.version} posted {(v.first_date or '?')[:10]} without answering it"
+    if last_activity and newest:
+        from datetime import datetime, timedelta
+
+        try:
+            quiet = datetime.fromisoformat(newest) - datetime.fromisoformat(last_activity)
+        except (TypeError, ValueError):  # a date without a zone against one with
+            return None
+        if quiet > timedelta(days=abandoned_days()):
+            return f"abandoned: no reply since {last_activity[:10]}"
+    return None
 
 
 def resolve(ev: Evidence) -> Resolution:

@@ -90,6 +90,32 @@ def labelled_rows(db: sqlite_utils.Database, labels: list[tuple[str, dict]]) -> 
     return rows
 
 
+def judged_rows(db: sqlite_utils.Database, judged: list[dict]) -> list[Row]:
+    """Return a row per judged sentence (people's verdicts on single sentences a model
+    scored: `bench/judge_sample.py`), its features read from its message as at tag time."""
+    catalog = load_catalog()
+    nlp = build_nlp(catalog)
+    by_mid: dict[str, list[dict]] = {}
+    for j in judged:
+        by_mid.setdefault(j["message_id"], []).append(j)
+    msgs = {r[0]: r for r in db.execute(
+        "SELECT message_id, subject_title, own_text, quoted_text, thread_id FROM messages WHERE message_id IN "
+        f"({','.join('?' * len(by_mid))})", list(by_mid))} if by_mid else {}
+    todo = [mid for mid in by_mid if mid in msgs]
+    analyses = analyze(nlp, [(mid, msgs[mid][1] or "", msgs[mid][2] or "") for mid in todo],
+                       every_sentence=True)
+    rows = []
+    for mid, a in zip(todo, analyses, strict=True):
+        sents = {s.text: s for s in a.sentences if not s.in_subject}
+        quoted = quoted_context(msgs[mid][3], catalog)
+        for j in by_mid[mid]:
+            s = sents.get(j["sentence"])
+            if s is not None:
+                rows.append(Row(f"judged:{msgs[mid][4]}", mid, s.text, int(bool(j["concern"])),
+                                s.cues, s.question, bool(s.interfaces), quoted))
+    return rows
+
+
 def _docbin(rows: list[Row], path: Path, nlp) -> None:
     from spacy.tokens import DocBin
 
@@ -172,13 +198,21 @@ def _x(rows: list[Row], probs: list[float]) -> np.ndarray:
 
 
 def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Path = MODEL_DIR,
-          seed: int = 0) -> dict:
-    """Train the classifier and the combiner from labelled threads in db; write them to out_dir."""
+          seed: int = 0, judged: list[dict] | None = None,
+          held_out_subjects: set[str] | None = None) -> dict:
+    """Train the classifier and the combiner from labelled threads (and judged sentences)
+    in db; write them to out_dir.
+
+    Messages whose normalised subject is in held_out_subjects are left out: another
+    version of a test thread's series repeats its points, and would leak them."""
     import spacy
 
     from abiwatch.nlp.classifier import concern_probabilities
 
-    rows = labelled_rows(db, labels)
+    rows = labelled_rows(db, labels) + judged_rows(db, judged or [])
+    if held_out_subjects:
+        subject = dict(db.execute("SELECT message_id, norm_subject FROM messages").fetchall())
+        rows = [r for r in rows if subject.get(r.message_id) not in held_out_subjects]
     threads = sorted({r.thread for r in rows})
     random.Random(seed).shuffle(threads)
     fold_of = {t: i % FOLDS for i, t in enumerate(threads)}
@@ -191,11 +225,15 @@ def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Pa
             model = spacy.load(best)
             for i, p in zip(held, concern_probabilities(model, [rows[i].text for i in held]), strict=True):
                 oof[i] = p
-        y = np.array([r.y for r in rows])
-        x = _x(rows, oof)
+        # The combiner and the threshold see only whole labelled threads: judged sentences
+        # were drawn around the threshold, not as mail comes, and would skew calibration.
+        natural = [i for i, r in enumerate(rows) if not r.thread.startswith("judged:")]
+        nrows = [rows[i] for i in natural]
+        y = np.array([r.y for r in nrows])
+        x = _x(nrows, [oof[i] for i in natural])
         w = fit_logistic(x, y)
         conf = 1 / (1 + np.exp(-(np.hstack([np.ones((len(x), 1)), x]) @ w)))
-        threshold, at = best_threshold(*by_message(rows, conf))
+        threshold, at = best_threshold(*by_message(nrows, conf))
         final = train_textcat(rows, [], Path(tmp) / "all")
         target = out_dir / "textcat"
         if target.exists():
@@ -206,10 +244,12 @@ def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Pa
         "weights": {name: round(float(v), 4) for name, v in zip(FEATURES, w[1:], strict=True)},
         "threshold": threshold,
         "floor": 0.05,
-        "trained_on": {"sentences": len(rows), "positives": int(y.sum()), "threads": len(threads),
-                       "sets": sorted({name for name, _ in labels})},
+        "trained_on": {"sentences": len(rows), "positives": sum(r.y for r in rows), "threads": len(threads),
+                       "sets": sorted({name for name, _ in labels}),
+                       "judged_sentences": sum(1 for r in rows if r.thread.startswith("judged:")),
+                       "left_out_test_series": len(held_out_subjects or ())},
         "out_of_fold_at_threshold": at,
-        "out_of_fold_auc": {"classifier_alone": round(auc(np.array(oof), y), 3),
+        "out_of_fold_auc": {"classifier_alone": round(auc(np.array([oof[i] for i in natural]), y), 3),
                             "combined": round(auc(conf, y), 3)},
         "note": "tuning figures, out of fold, on the tuning sets (not a test figure); "
                 "the threshold figures are per message, the AUCs per sentence",

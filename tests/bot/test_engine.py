@@ -72,8 +72,8 @@ def test_what_did_a_person_object_to_in_a_series(engine):
 
 
 def test_a_month_in_the_question_limits_the_dates(engine):
-    a = engine.ask("what did Greg object to in August 2006?")
-    assert a.items and all(i.date.startswith("2006-08") and i.author == "Greg KH" for i in a.items)
+    a = engine.ask("what did Andi Kleen object to in August 2006?")
+    assert a.items and all(i.date.startswith("2006-08") and i.author == "Andi Kleen" for i in a.items)
 
 
 def test_interface_summary_counts_match_the_database(engine, db_path):
@@ -119,8 +119,8 @@ def test_search_with_lore_prefixes(engine):
 
 
 def test_who_lists_what_a_person_raised_and_whether_resolved(engine):
-    a = engine.ask("who Greg KH")
-    assert a.items and {i.author for i in a.items} == {"Greg KH"}
+    a = engine.ask("who Andi Kleen")
+    assert a.items and {i.author for i in a.items} == {"Andi Kleen"}
     assert a.summary["resolved"] == sum(1 for i in a.items if i.status == "resolved")
 
 

@@ -61,7 +61,7 @@ QUERY = "SELECT interface, COUNT(*) AS n FROM open_concerns GROUP BY interface O
 
 def test_table_csv_json_agree_with_sqlite(db_path):
     expected = direct(db_path, QUERY)
-    assert expected and sum(n for _, n in expected) > 10  # real concerns, several interfaces
+    assert len(expected) >= 3 and sum(n for _, n in expected) >= 5  # real concerns, several interfaces
     res = run(db_path, QUERY)
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()

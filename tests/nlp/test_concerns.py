@@ -17,10 +17,8 @@ def _thread_concerns(db, root: str) -> list[dict]:
         "SELECT thread_id FROM messages WHERE message_id = ?", [c["message_id"]]).fetchone()[0] == root]
 
 
-def test_vmi_abi_objections_in_a_proposal_binary_are_found(devset_db):
+def test_andi_kleens_vmi_objection_in_a_proposal_binary_is_found(devset_db):
     concerns = _thread_concerns(devset_db, PROPOSAL_ROOT)
-    by = {c["author_name"] for c in concerns}
-    assert "Greg KH" in by
     andi = [c for c in concerns if c["author_name"] == "Andi Kleen" and c["interface"] == "VMI"]
     assert any("fixed spec" in c["text"] for c in andi)
 

@@ -8,7 +8,14 @@ import json
 from click.testing import CliRunner
 
 from abiwatch.bot.cli import cli
-from abiwatch.nlp.classifier import FEATURES, concern_probabilities, load_combiner, load_textcat
+from abiwatch.nlp.classifier import (
+    FEATURES,
+    Quoted,
+    concern_probabilities,
+    features,
+    load_combiner,
+    load_textcat,
+)
 from abiwatch.nlp.concerns import Candidate, MessageContext, decide_concerns
 
 
@@ -52,9 +59,9 @@ def test_mail_from_a_build_bot_raises_no_concern():
     assert decide_concerns([nak], _ctx("lkp@intel.com", "kernel test robot")) == []
 
 
-def test_every_concern_confidence_is_the_combiners_calibrated_probability():
+def test_confidence_puts_a_nak_on_interface_code_above_the_threshold_and_thanks_below():
     c = load_combiner()
-    assert 0 < c.threshold < 1
-    low = c.confidence([-5.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    high = c.confidence([5.0, 1.0, 0.0, 1.0, 1.0, 1.0])
-    assert 0 <= low < c.threshold < high <= 1
+    nak = c.confidence(features(0.9, [("concern.nak.nak_regex", "CONCERN", "nak", 1.0, "NAK")],
+                                False, True, Quoted(True, True), "NAK, this breaks the pv_ops ABI."))
+    thanks = c.confidence(features(0.01, [], False, False, Quoted(False, False), "Thanks, applied."))
+    assert 0 <= thanks < c.threshold < nak <= 1

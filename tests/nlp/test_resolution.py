@@ -72,7 +72,9 @@ def _real_evidence(db, c: dict) -> Evidence:
 def test_a_later_changelog_changing_the_named_code_resolves_it(devset_db):
     # Borislav Petkov's "multiple definition of __pcpu_unique_steal_time";
     # the v2 cover letter: "renamed steal_time to vmw_steal_time ... found by Borislav Petkov"
-    c = _concern(devset_db, "20200313131742.GA8142@zn.tnic")
+    c = _raised(devset_db, "20200313131742.GA8142@zn.tnic", "VMware",
+                "ld: arch/x86/kernel/kvm.o:(.discard+0x2): multiple definition of "
+                "`__pcpu_unique_steal_time'; arch/x86/kernel/cpu/vmware.o:(.discard+0x0): first defined here")
     assert c["status"] == "resolved"
     assert c["resolved_by"] == "20200323195707.31242-1-amakhalov@vmware.com"
     r = policy_changelog_code(_real_evidence(devset_db, c), c["text"])
@@ -127,3 +129,31 @@ def test_only_policies_measured_at_090_precision_and_specific_evidence_are_used(
     assert ALL_POLICIES["raiser_withdrew"] not in enabled        # 0.67 on the tuning labels
     assert ALL_POLICIES["author_respun_in_thread"] not in enabled  # any diff, not the point
     assert ALL_POLICIES["raiser_acked_later_version"] in enabled
+
+
+def test_an_open_concern_whose_series_got_a_later_version_is_stale_superseded():
+    from abiwatch.nlp.resolution import staleness
+
+    # Peter Zijlstra's point on v2 of the paravirt cleanup; v3 came, nothing answered it
+    ev = Evidence("peterz@infradead.org", "Peter Zijlstra", "2020-11-20T12:00:00+01:00", "request",
+                  "jgross@suse.com",
+                  later_versions=[LaterVersion("s3", 3, "2020-12-17T10:31:18+01:00", "c3@suse.com")])
+    assert resolve(ev).status == "open"
+    assert staleness(ev, "2020-12-17T10:31:18+01:00", "2020-12-18T00:00:00+01:00") == \
+        "superseded: v3 posted 2020-12-17 without answering it"
+
+
+def test_a_thread_quiet_for_longer_than_the_window_leaves_its_concern_abandoned():
+    from abiwatch.nlp.resolution import abandoned_days, staleness
+
+    ev = Evidence("ak@suse.de", "Andi Kleen", "2006-08-04T23:00:00+02:00", "objection", None)
+    assert staleness(ev, "2006-08-05T10:00:00+02:00", "2007-01-05T10:00:00+01:00") is None
+    assert abandoned_days() == 365
+    assert staleness(ev, "2006-08-05T10:00:00+02:00", "2023-10-19T10:00:00+00:00") == \
+        "abandoned: no reply since 2006-08-05"
+
+
+def test_resolved_concerns_are_never_stale(devset_db):
+    assert devset_db.execute("SELECT COUNT(*) FROM concerns WHERE status = 'resolved'").fetchone()[0]
+    assert devset_db.execute(
+        "SELECT COUNT(*) FROM concerns WHERE status = 'resolved' AND stale IS NOT NULL").fetchone()[0] == 0
