@@ -90,8 +90,11 @@ def evaluate(labels: list[dict], workdir: Path, show_errors: bool = False,
     pred_ifaces: dict[str, set[str]] = {}
     for mid, iface in db.execute("SELECT message_id, interface FROM message_interfaces"):
         pred_ifaces.setdefault(mid, set()).add(iface)
+    # what answers show by default: the confident concerns (all of them are scored apart)
     pred_concerns = {(r[0], r[1]): r for r in db.execute(
-        "SELECT message_id, interface, status, resolved_by, text, rule_id, kind FROM concerns")}
+        "SELECT message_id, interface, status, resolved_by, text, rule_id, kind FROM concerns "
+        "WHERE confident = 1")}
+    kept = {(r[0], r[1]) for r in db.execute("SELECT message_id, interface FROM concerns")}
     pred_patch = {r[0]: r[1] for r in db.execute("SELECT message_id, patch_message_id FROM message_patch")}
     gold_concerns = {(lab["message_id"], c["interface"]): c for lab in labels for c in lab["concerns"]}
     out: dict = {}
@@ -114,6 +117,9 @@ def evaluate(labels: list[dict], workdir: Path, show_errors: bool = False,
     gm = {k[0] for k in gold_keys}
     out["concern_messages"] = prf_ci(len(pm & gm), len(pm - gm), len(gm - pm))
     out["false_per_100"] = 100 * len(pred_keys - gold_keys) / len(labels) if labels else 0.0
+    kept_keys = {k for k in kept if k[0] in ids}
+    out["concerns_unsure"] = prf_ci(len(kept_keys & gold_keys), len(kept_keys - gold_keys),
+                                    len(gold_keys - kept_keys))
     if show_errors:
         for k in sorted(pred_keys - gold_keys):
             r = pred_concerns[k]
@@ -184,6 +190,7 @@ def report(name: str, r: dict) -> None:
           f"{r['pred_concerns']} found")
     print(_prf_line("concern detection (message, interface):", r["concerns"]))
     print(_prf_line("concern detection (message only):", r["concern_messages"]))
+    print(_prf_line("  with --unsure (every concern kept):", r["concerns_unsure"]))
     print(f"  {'false concerns per 100 messages:':40} {r['false_per_100']:.1f}")
     print(_prf_line("interface tagging:", r["interfaces"]))
     print(f"  {'patch linking accuracy:':40} {r['patch_linking']:.2f} {_ci(r['patch_linking_ci'])} "

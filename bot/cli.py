@@ -139,7 +139,8 @@ def tag(obj: Context, redo, catalog, patterns, workers, progress) -> None:
     rate = st.analyzed / st.seconds if st.seconds else 0
     click.echo(f"tagged {st.analyzed} messages in {st.seconds:.1f}s ({rate:,.0f} msg/s); "
                f"{st.threads} threads re-decided; {st.concerns} concerns "
-               f"({st.open} open, {st.resolved} resolved)")
+               f"({st.open} open, {st.resolved} resolved; {st.unsure} more under the "
+               f"confidence threshold, shown with --unsure)")
 
 
 @cli.command()

@@ -67,7 +67,9 @@ HELP = (
     "  patch WORDS|MESSAGE-ID        a series, its versions, trailers and concerns\n"
     "  thread MESSAGE-ID             the thread as a tree\n"
     "  search QUERY                  s:subject f:from b:body d:2007-01-01..2007-03-31 dfn:file\n"
-    "  who PERSON                    what a person raised and whether it was resolved"
+    "  who PERSON                    what a person raised and whether it was resolved\n"
+    "Add --unsure to unresolved, concerns and who to include concerns under the model's\n"
+    "confidence threshold (kept, but not shown by default)."
 )
 
 
@@ -163,7 +165,7 @@ class Engine:
         people = self._people(db, q.person)
         rows = aq.concerns(db, interface=q.interface, status=q.status,
                            person_addrs=[p["addr"] for p in people] if people is not None else None,
-                           since=q.since, until=q.until, limit=50)
+                           since=q.since, until=q.until, limit=50, unsure=q.unsure)
         items = [_concern_item(r) for r in rows]
         what = {"open": "Open concerns", "resolved": "Resolved concerns"}.get(q.status or "", "Concerns")
         title = f"{what} about {q.interface}" if q.interface else f"{what}, all interfaces"
@@ -176,7 +178,15 @@ class Engine:
         elif not items:
             note = "none found" + ("" if aq.concern_counts(db) else
                                    " (the database has no concerns yet: run `abiwatch tag`)")
-        summary = {"counts": aq.concern_counts(db, q.interface)}
+        summary = {"counts": aq.concern_counts(db, q.interface, unsure=q.unsure)}
+        unsure_more = 0 if q.unsure or people == [] else aq.unsure_count(
+            db, interface=q.interface, status=q.status, since=q.since, until=q.until,
+            person_addrs=[p["addr"] for p in people] if people is not None else None)
+        if unsure_more:
+            summary["unsure"] = unsure_more
+            hint = (f"{unsure_more} more concern{'s' if unsure_more != 1 else ''} under the model's "
+                    "confidence threshold: add --unsure to see them")
+            note = f"{note}; {hint}" if note else hint
         if not q.interface:
             items.sort(key=lambda i: (i.interface, -(int((i.date or "0")[:4]) * 10000 +
                                                      int((i.date or "0000-00-00")[5:7] or 0))))
@@ -255,7 +265,7 @@ class Engine:
             return Answer("who", q.describe(), note=f"nobody called {q.person!r} is in the archive",
                           title="Who")
         rows = aq.concerns(db, person_addrs=[p["addr"] for p in people], since=q.since,
-                           until=q.until, interface=q.interface, limit=50)
+                           until=q.until, interface=q.interface, limit=50, unsure=q.unsure)
         items = [_concern_item(r) for r in rows]
         summary = {"people": people[:5], "open": sum(i.status == "open" for i in items),
                    "resolved": sum(i.status == "resolved" for i in items)}

@@ -50,6 +50,7 @@ class Question:
     until: str | None = None
     query: str | None = None
     message_id: str | None = None
+    unsure: bool = False    # also concerns kept under the model's shown threshold
     explicit: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -73,6 +74,8 @@ class Question:
             parts.append(f"--since {self.since}")
         if self.intent in ("concerns", "who") and self.until:
             parts.append(f"--until {self.until}")
+        if self.unsure and self.intent in ("unresolved", "concerns", "who"):
+            parts.append("--unsure")
         return " ".join(parts)
 
 
@@ -128,6 +131,10 @@ def parse_explicit(text: str, catalog: Catalog) -> Question | None:
     i = 1
     while i < len(words):
         w = words[i]
+        if w == "--unsure":
+            q.unsure = True
+            i += 1
+            continue
         if w in ("--status", "--by", "--since", "--until") and i + 1 < len(words):
             value = words[i + 1]
             if w == "--status":
@@ -170,6 +177,7 @@ def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Questio
     q = Question("help", raw=text)
     q.interface = interfaces_in[0] if interfaces_in else None
     q.since, q.until = parse_dates(text)
+    q.unsure = bool(re.search(r"--unsure\b|\b(?:unsure|low[- ]confidence|even uncertain|all candidates)\b", low))
     m = _MSGID.search(text)
     if ("thread" in low or "tree" in low) and m:
         q.intent, q.message_id = "thread", m.group(1)

@@ -21,18 +21,16 @@ _CONCERN_FROM = (
 )
 
 
-def concerns(db: sqlite_utils.Database, *, interface: str | None = None, status: str | None = None,
-             person_addrs: list[str] | None = None, since: str | None = None,
-             until: str | None = None, series_ids: list[str] | None = None,
-             limit: int = 50) -> list[dict]:
-    """Return concerns matching the filters, newest first."""
+def _concern_filters(interface, status, person_addrs, since, until, series_ids,
+                     unsure) -> tuple[list[str], list] | None:
+    """Return the WHERE fragments and parameters of a concern query (None: matches nothing)."""
     if (person_addrs is not None and not person_addrs) or (series_ids is not None and not series_ids):
-        return []  # "by nobody" or "in no series" matches nothing
+        return None  # "by nobody" or "in no series" matches nothing
     # (fixed SQL fragment, value or values); a None value means "no filter"
     filters = [("c.interface = ?", interface), ("c.status = ?", status),
                ("c.date >= ?", since), ("c.date < ?", until),
                ("c.author_addr IN ({})", person_addrs), ("c.series_id IN ({})", series_ids)]
-    where, params = [], []
+    where, params = ([] if unsure else ["c.confident = 1"]), []
     for fragment, value in filters:
         if not value:
             continue
@@ -42,18 +40,45 @@ def concerns(db: sqlite_utils.Database, *, interface: str | None = None, status:
         else:
             where.append(fragment)
             params.append(value)
+    return where, params
+
+
+def concerns(db: sqlite_utils.Database, *, interface: str | None = None, status: str | None = None,
+             person_addrs: list[str] | None = None, since: str | None = None,
+             until: str | None = None, series_ids: list[str] | None = None,
+             limit: int = 50, unsure: bool = False) -> list[dict]:
+    """Return concerns matching the filters, newest first: the confident ones, or with
+    unsure also those kept under the model's shown threshold."""
+    found = _concern_filters(interface, status, person_addrs, since, until, series_ids, unsure)
+    if found is None:
+        return []
+    where, params = found
     sql = (f"SELECT {CONCERN_COLUMNS} {_CONCERN_FROM} "
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY c.date DESC, c.id DESC LIMIT ?")
     return rows_as_dicts(db, sql, [*params, limit])
 
 
-def concern_counts(db: sqlite_utils.Database, interface: str | None = None) -> dict[str, int]:
-    """Return {status: count} of concerns, for one interface or all."""
+def unsure_count(db: sqlite_utils.Database, *, interface: str | None = None,
+                 status: str | None = None, person_addrs: list[str] | None = None,
+                 since: str | None = None, until: str | None = None) -> int:
+    """Return how many concerns matching the filters are kept under the shown threshold."""
+    found = _concern_filters(interface, status, person_addrs, since, until, None, True)
+    if found is None:
+        return 0
+    where, params = found
+    return db.execute("SELECT COUNT(*) FROM concerns c WHERE c.confident = 0"
+                      + "".join(f" AND {w}" for w in where), params).fetchone()[0]
+
+
+def concern_counts(db: sqlite_utils.Database, interface: str | None = None,
+                   unsure: bool = False) -> dict[str, int]:
+    """Return {status: count} of concerns (the confident ones unless unsure), for one interface or all."""
+    sure = "" if unsure else " AND confident = 1"
     if interface:
-        rows = db.execute("SELECT status, COUNT(*) FROM concerns WHERE interface = ? GROUP BY status",
-                          [interface])
+        rows = db.execute(f"SELECT status, COUNT(*) FROM concerns WHERE interface = ?{sure} "
+                          "GROUP BY status", [interface])
     else:
-        rows = db.execute("SELECT status, COUNT(*) FROM concerns GROUP BY status")
+        rows = db.execute(f"SELECT status, COUNT(*) FROM concerns WHERE 1{sure} GROUP BY status")
     return {r[0]: r[1] for r in rows}
 
 
@@ -145,7 +170,7 @@ def thread_nodes(db: sqlite_utils.Database, thread_id: str, limit: int = 500) ->
     """Return the messages and missing parents of a thread, with parents and dates."""
     rows = rows_as_dicts(db, "SELECT message_id, parent_id, subject, from_name, from_addr, date, depth, "
                       "is_patch, 0 AS missing, (SELECT COUNT(*) FROM concerns c "
-                      "WHERE c.message_id = messages.message_id) AS concerns "
+                      "WHERE c.message_id = messages.message_id AND c.confident = 1) AS concerns "
                       "FROM messages WHERE thread_id = ? ORDER BY date LIMIT ?", [thread_id, limit])
     rows += rows_as_dicts(db, "SELECT message_id, parent_id, NULL AS subject, NULL AS from_name, "
                        "NULL AS from_addr, NULL AS date, depth, 0 AS is_patch, 1 AS missing, "

@@ -34,6 +34,8 @@ _CONCERN = """
     JOIN messages m ON m.message_id = c.message_id
     LEFT JOIN messages r ON r.message_id = c.resolved_by
 """
+# The digest shows what answers show by default: the confident concerns.
+_SURE = " AND c.confident = 1"
 
 
 def interface_names(db: sqlite_utils.Database) -> list[str]:
@@ -49,7 +51,7 @@ def concerns_raised(db: sqlite_utils.Database, start: str, end: str,
                     interfaces: Sequence[str] | None) -> list[dict]:
     """Return concerns raised in the period, oldest first."""
     return rows_as_dicts(db, _CONCERN + " WHERE c.date >= :start AND c.date < :end AND "
-                  + _IN_IFS.format(col="c.interface") + " ORDER BY c.date, c.id",
+                  + _IN_IFS.format(col="c.interface") + _SURE + " ORDER BY c.date, c.id",
                   {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
 
@@ -58,14 +60,14 @@ def concerns_resolved(db: sqlite_utils.Database, start: str, end: str,
     """Return concerns whose resolving message was sent in the period, in that order."""
     return rows_as_dicts(db, _CONCERN + " WHERE c.status = 'resolved' AND r.date >= :start "
                   "AND r.date < :end AND " + _IN_IFS.format(col="c.interface")
-                  + " ORDER BY r.date, c.id",
+                  + _SURE + " ORDER BY r.date, c.id",
                   {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
 
 # Raised before the period and not resolved by its end: what was open then,
 # not what is open today, so a digest for a past week reads as it would have.
 _OPEN_BEFORE = (" WHERE c.date < :start AND (c.status = 'open' OR r.date >= :end) AND "
-                + _IN_IFS.format(col="c.interface"))
+                + _IN_IFS.format(col="c.interface") + _SURE)
 
 
 def concerns_still_open(db: sqlite_utils.Database, start: str, end: str,

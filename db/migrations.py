@@ -466,6 +466,45 @@ M016_STALE = """
         DELETE FROM tagged_messages;
 """
 
+# Concerns are kept from a lower confidence than they are shown: `confident` marks
+# those at or above the model's threshold, which answers, the digest and these
+# views show by default; the rest are there on request (`--unsure`, or SQL).
+M017_CONFIDENT = """
+        ALTER TABLE concerns ADD COLUMN confident INTEGER NOT NULL DEFAULT 1;
+        DROP VIEW open_concerns;
+        CREATE VIEW open_concerns AS
+            SELECT c.id, c.interface, c.kind, c.text, c.author_name, c.author_addr, c.date,
+                   c.message_id,
+                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(c.message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url,
+                   c.patch_message_id, p.title AS patch_title, c.series_id, c.confidence, c.stale
+            FROM concerns c LEFT JOIN patches p ON p.message_id = c.patch_message_id
+            WHERE c.status = 'open' AND c.confident = 1
+            ORDER BY c.date DESC;
+        DROP VIEW concern_timeline;
+        CREATE VIEW concern_timeline AS
+            SELECT c.id AS concern_id, c.interface, c.date AS raised, c.author_name AS raised_by,
+                   c.text, c.status, m.date AS resolved, m.from_name AS resolved_by_name,
+                   c.resolved_by, c.resolution,
+                   CAST(julianday(m.date) - julianday(c.date) AS INTEGER) AS days_to_resolve,
+                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(c.message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url
+            FROM concerns c LEFT JOIN messages m ON m.message_id = c.resolved_by
+            WHERE c.confident = 1
+            ORDER BY c.date;
+        DROP VIEW interface_activity;
+        CREATE VIEW interface_activity AS
+            SELECT mi.interface, substr(m.date, 1, 7) AS month,
+                   COUNT(*) AS messages,
+                   COUNT(DISTINCT m.thread_id) AS threads,
+                   COUNT(DISTINCT m.from_addr) AS people,
+                   SUM(m.is_patch) AS patches,
+                   (SELECT COUNT(*) FROM concerns c WHERE c.interface = mi.interface AND c.confident = 1
+                      AND substr(c.date, 1, 7) = substr(m.date, 1, 7)) AS concerns_raised
+            FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id
+            GROUP BY mi.interface, month
+            ORDER BY mi.interface, month;
+        DELETE FROM tagged_messages;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -484,6 +523,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("014_subject_order", M014_SUBJECT_ORDER),
     ("015_model_score", M015_MODEL_SCORE),
     ("016_stale", M016_STALE),
+    ("017_confident", M017_CONFIDENT),
 ]
 
 

@@ -36,8 +36,9 @@ _CODE_LIKE = re.compile(r"\w+\.[ch]:\d+|\b(?:error|warning):|\[\s*\d+\.\d+\]|^\W
 class Combiner:
     bias: float
     weights: tuple[float, ...]
-    threshold: float        # confidence at which a concern is reported by default
+    threshold: float        # confidence at which a concern is shown by default (`confident`)
     floor: float            # model probability under which a cue-less sentence is not kept
+    keep: float             # confidence from which a concern is kept, shown on request
 
     def confidence(self, feats: list[float]) -> float:
         z = self.bias + sum(w * f for w, f in zip(self.weights, feats, strict=True))
@@ -84,7 +85,9 @@ def features(model_prob: float, cues: list, question: bool, names_interface: boo
 def load_combiner(path: str | None = None) -> Combiner:
     data = json.loads(Path(path or COMBINER_PATH).read_text())
     weights = tuple(float(data["weights"][name]) for name in FEATURES)
-    return Combiner(float(data["bias"]), weights, float(data["threshold"]), float(data["floor"]))
+    threshold = float(data["threshold"])
+    return Combiner(float(data["bias"]), weights, threshold, float(data["floor"]),
+                    min(threshold, float(data.get("keep_threshold", threshold))))
 
 
 @lru_cache(maxsize=4)

@@ -65,6 +65,7 @@ class Concern:
     author_name: str | None
     author_addr: str | None
     date: str | None
+    confident: bool = True   # at or above the shown threshold; else kept for --unsure
 
 
 @lru_cache(maxsize=1)
@@ -153,8 +154,9 @@ def decide_concerns(cands: list[Candidate], ctx: MessageContext,
     if ctx.is_patch or ctx.is_root or is_author_reply(ctx) or is_bot(ctx):
         return []
     combiner = load_combiner() if COMBINER_PATH.exists() else None
+    shown = threshold if threshold is not None else combiner.threshold if combiner else THRESHOLD
     if threshold is None:
-        threshold = combiner.threshold if combiner else THRESHOLD
+        threshold = combiner.keep if combiner else THRESHOLD
     best: dict[str, tuple[float, Candidate, tuple]] = {}
     for c in cands:
         score, cue = learned_score(c, ctx, combiner) if combiner else score_sentence(c)
@@ -170,5 +172,5 @@ def decide_concerns(cands: list[Candidate], ctx: MessageContext,
     for iface, (score, c, cue) in sorted(best.items(), key=lambda kv: -kv[1][0]):
         out.append(Concern(ctx.message_id, iface, c.text, cue[2] or "objection", round(score, 3),
                            cue[0], cue[4], ctx.patch_message_id, ctx.series_id,
-                           ctx.author_name, ctx.author_addr, ctx.date))
+                           ctx.author_name, ctx.author_addr, ctx.date, score >= shown))
     return out

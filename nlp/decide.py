@@ -207,10 +207,11 @@ def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> set[str]:
                      [(i,) for k, i in existing.items() if k not in keep])
     conn.executemany(
         "INSERT INTO concerns (message_id, interface, text, kind, patch_message_id, series_id, "
-        "confidence, rule_id, cue, author_name, author_addr, date, status) "
+        "confidence, rule_id, cue, author_name, author_addr, date, status, confident) "
         "VALUES (:message_id, :interface, :text, :kind, :patch_message_id, :series_id, "
-        ":confidence, :rule_id, :cue, :author_name, :author_addr, :date, 'open') "
+        ":confidence, :rule_id, :cue, :author_name, :author_addr, :date, 'open', :confident) "
         "ON CONFLICT(message_id, interface) DO UPDATE SET text = excluded.text, "
+        "confident = excluded.confident, "
         "kind = excluded.kind, patch_message_id = excluded.patch_message_id, "
         "series_id = excluded.series_id, confidence = excluded.confidence, "
         "rule_id = excluded.rule_id, cue = excluded.cue, author_name = excluded.author_name, "

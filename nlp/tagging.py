@@ -45,6 +45,7 @@ class TagStats:
     concerns: int = 0
     open: int = 0
     resolved: int = 0
+    unsure: int = 0     # kept under the shown threshold
     seconds: float = 0.0
 
 
@@ -232,9 +233,11 @@ def tag(db: sqlite_utils.Database, *, redo: bool = False, catalog_path: str | No
     decide_threads(db, threads, catalog)
     if analyzed or threads:
         refresh_summaries(db)
-    for status, n in db.execute("SELECT status, COUNT(*) FROM concerns GROUP BY status"):
+    for status, n in db.execute("SELECT status, COUNT(*) FROM concerns WHERE confident = 1 "
+                                "GROUP BY status"):
         setattr(stats, status, n) if status in ("open", "resolved") else None
     stats.concerns = stats.open + stats.resolved
+    stats.unsure = db.execute("SELECT COUNT(*) FROM concerns WHERE confident = 0").fetchone()[0]
     stats.seconds = time.perf_counter() - started
     return stats
 

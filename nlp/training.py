@@ -12,10 +12,11 @@ Steps: the text classifier is trained by spaCy's `spacy train` on each fold's
 complement and scores the held-out fold; the combiner (logistic regression
 over the classifier's out-of-fold logit and structural features) is fitted
 on those out-of-fold scores, so its confidence is calibrated on sentences the
-classifier never saw; the threshold is the one with the best out-of-fold F0.5
-over messages, each at its best sentence (precision counts twice: a false concern costs a reader more
-than a missed one); last, the classifier is trained on everything and saved
-with the combiner.
+classifier never saw; the shown threshold is the one with the best
+out-of-fold F0.5 over messages, each at its best sentence (precision counts
+twice: a false concern costs a reader more than a missed one), and concerns
+are kept from the best-F1 threshold, shown on request; last, the classifier
+is trained on everything and saved with the combiner.
 """
 
 from __future__ import annotations
@@ -234,6 +235,7 @@ def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Pa
         w = fit_logistic(x, y)
         conf = 1 / (1 + np.exp(-(np.hstack([np.ones((len(x), 1)), x]) @ w)))
         threshold, at = best_threshold(*by_message(nrows, conf))
+        keep, at_keep = best_threshold(*by_message(nrows, conf), beta=1.0)
         final = train_textcat(rows, [], Path(tmp) / "all")
         target = out_dir / "textcat"
         if target.exists():
@@ -243,12 +245,14 @@ def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Pa
         "bias": round(float(w[0]), 4),
         "weights": {name: round(float(v), 4) for name, v in zip(FEATURES, w[1:], strict=True)},
         "threshold": threshold,
+        "keep_threshold": min(keep, threshold),
         "floor": 0.05,
         "trained_on": {"sentences": len(rows), "positives": sum(r.y for r in rows), "threads": len(threads),
                        "sets": sorted({name for name, _ in labels}),
                        "judged_sentences": sum(1 for r in rows if r.thread.startswith("judged:")),
                        "left_out_test_series": len(held_out_subjects or ())},
         "out_of_fold_at_threshold": at,
+        "out_of_fold_at_keep_threshold": at_keep,
         "out_of_fold_auc": {"classifier_alone": round(auc(np.array([oof[i] for i in natural]), y), 3),
                             "combined": round(auc(conf, y), 3)},
         "note": "tuning figures, out of fold, on the tuning sets (not a test figure); "

@@ -106,7 +106,7 @@ def with_bot(fake: fd.FakeDiscord, db_path: Path,
 def _open_concerns(db_path: Path) -> list[tuple[str, str, str, str]]:
     conn = sqlite3.connect(db_path)
     try:
-        return conn.execute("SELECT message_id, author_name, text, interface FROM concerns WHERE "
+        return conn.execute("SELECT message_id, author_name, text, interface FROM concerns WHERE confident = 1 AND "
                             "status = 'open' ORDER BY date DESC, id DESC").fetchall()
     finally:
         conn.close()
@@ -250,9 +250,9 @@ def test_each_intent_answers_through_its_command(fake, lkml_db):
         "SELECT message_id FROM messages WHERE thread_id = (SELECT thread_id FROM messages "
         "WHERE message_id = ?)", [root])}
     andi = [r[0] for r in conn.execute(
-        "SELECT message_id FROM concerns WHERE author_addr = 'ak@suse.de' ORDER BY date DESC, id DESC")]
+        "SELECT message_id FROM concerns WHERE author_addr = 'ak@suse.de' AND confident = 1 ORDER BY date DESC, id DESC")]
     andi_open_vmi = [r[0] for r in conn.execute(
-        "SELECT message_id FROM concerns WHERE author_addr = 'ak@suse.de' AND interface = 'VMI' "
+        "SELECT message_id FROM concerns WHERE author_addr = 'ak@suse.de' AND interface = 'VMI' AND confident = 1 "
         "AND status = 'open' AND date >= '2006-08-01' ORDER BY date DESC, id DESC")]
     hypervisor = {r[0] for r in conn.execute(
         "SELECT message_id FROM messages WHERE lower(own_text) LIKE '%hypervisor%'")}

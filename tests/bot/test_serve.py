@@ -109,7 +109,7 @@ def test_canned_query_open_concerns(server, db_path):
     url = f"{server}/{db_path.stem}/open_concerns_by_interface.json?interface=vmi&_shape=array"
     got = get(url)
     want = rows(db_path, "SELECT id, 'https://lore.kernel.org/r/' || message_id FROM concerns "
-                         "WHERE status = 'open' AND interface = 'VMI' ORDER BY date")
+                         "WHERE status = 'open' AND interface = 'VMI' AND confident = 1 ORDER BY date")
     assert want and [(r["id"], r["url"]) for r in got] == want
     assert all(r["age_days"] > 6000 for r in got)  # 2006 mail
     everything = get(f"{server}/{db_path.stem}/open_concerns_by_interface.json?_shape=array")
@@ -124,7 +124,7 @@ def test_every_canned_query_runs(server, db_path):
                    "interface=Xen&status=resolved&_shape=array")
     assert [r["concern_id"] for r in timeline] == [r[0] for r in rows(
         db_path, "SELECT id FROM concerns WHERE interface = 'Xen' AND status = 'resolved' "
-                 "ORDER BY date")]
+                 "AND confident = 1 ORDER BY date")]
 
 
 def test_full_text_search(server, db_path):
