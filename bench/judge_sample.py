@@ -8,7 +8,8 @@ in messages that touch a catalog interface, stratified by the combiner's
 confidence, leaving out every thread that shares a message with a frozen test
 set. Writes the messages (raw, as an mbox) and a judging sheet.
 
-    python bench/judge_sample.py /tmp/virt.db OUT --count 400 --seed 1
+    python bench/judge_sample.py /tmp/virt.db OUT --count 400 --seed 1 \
+        --exclude tests/fixtures/nlp_devset/tuning-judged.jsonl
 """
 
 from __future__ import annotations
@@ -31,8 +32,13 @@ from abiwatch.nlp.catalog import load_catalog  # noqa: E402
 from abiwatch.nlp.classifier import features, load_combiner, quoted_context  # noqa: E402
 
 TESTSETS = [ROOT / "tests" / "fixtures" / "nlp_testset", ROOT / "tests" / "fixtures" / "nlp_testset2"]
-# (low, high, share of the draw): most weight where the model decides (around its threshold)
-BANDS = [(0.0, 0.05, 0.15), (0.05, 0.13, 0.3), (0.13, 0.3, 0.45), (0.3, 1.01, 0.1)]
+SHARES = (0.1, 0.25, 0.45, 0.2)  # most of the draw where the model decides
+
+
+def bands(keep: float, shown: float) -> list[tuple[float, float, float]]:
+    """(low, high, share of the draw) around the combiner's keep and shown thresholds."""
+    edges = [0.0, keep / 2, keep, shown, 1.01]
+    return [(edges[i], edges[i + 1], SHARES[i]) for i in range(4)]
 
 
 def test_message_ids() -> set[str]:
@@ -50,29 +56,34 @@ def main() -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--count", type=int, default=400)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--exclude", type=Path, action="append", default=[],
+                    help="a judged-sentence file (JSONL) whose sentences are not drawn again")
     args = ap.parse_args()
     conn = sqlite3.connect(f"file:{args.db}?mode=ro", uri=True)
     banned = {r[0] for r in conn.execute(
         f"SELECT DISTINCT thread_id FROM messages WHERE message_id IN "
         f"({','.join('?' * len(ids))})", list(ids))} if (ids := test_message_ids()) else set()
     catalog, combiner = load_catalog(), load_combiner()
+    BANDS = bands(combiner.keep, combiner.threshold)
+    done = {(j["message_id"], j["sentence"]) for f in args.exclude
+            for j in map(json.loads, f.read_text().splitlines()) if j}
     rows = conn.execute(
         "SELECT c.message_id, c.text, c.interfaces, c.cues, c.question, c.model, m.quoted_text, "
         "m.thread_id, m.subject, m.from_name FROM concern_candidates c JOIN messages m "
         "ON m.message_id = c.message_id WHERE m.is_reply = 1 "
         "AND c.message_id NOT IN (SELECT message_id FROM patches WHERE kind != 'revision')").fetchall()
-    bands: list[list] = [[] for _ in BANDS]
+    drawn: list[list] = [[] for _ in BANDS]
     for mid, text, inter, cues, q, model, quoted, tid, subj, who in rows:
-        if tid in banned or len(text.split()) < 3:
+        if tid in banned or len(text.split()) < 3 or (mid, text) in done:
             continue
         conf = combiner.confidence(features(model, json.loads(cues), bool(q), inter != "{}",
                                             quoted_context(quoted, catalog), text))
         for k, (lo, hi, _) in enumerate(BANDS):
             if lo <= conf < hi:
-                bands[k].append((mid, text, subj, who))
+                drawn[k].append((mid, text, subj, who))
     rng = random.Random(args.seed)
     picked = []
-    for band, (_, _, share) in zip(bands, BANDS, strict=True):
+    for band, (_, _, share) in zip(drawn, BANDS, strict=True):
         picked += rng.sample(band, min(len(band), round(args.count * share)))
     rng.shuffle(picked)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -85,7 +96,7 @@ def main() -> int:
             f.write(json.dumps({"item": i, "message_id": mid, "from": who, "subject": subj,
                                 "sentence": text}, ensure_ascii=False) + "\n")
     print(f"{len(picked)} sentences from {len(mids)} messages; bands "
-          f"{[len(b) for b in bands]}; {len(banned)} test threads left out")
+          f"{[len(b) for b in drawn]}; {len(banned)} test threads left out")
     return 0
 
 

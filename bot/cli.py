@@ -26,7 +26,38 @@ class Context:
             raise click.ClickException(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Return args with --db (and -v) moved before the subcommand, so that
+    `abiwatch ingest FILE --db X` means what `abiwatch --db X ingest FILE` does."""
+    front, rest, i = [], [], 0
+    seen_command = False
+    while i < len(args):
+        a = args[i]
+        if seen_command and a == "--db" and i + 1 < len(args):
+            front += args[i:i + 2]
+            i += 2
+            continue
+        if seen_command and (a.startswith("--db=") or a in ("-v", "-vv", "--verbose")):
+            front.append(a)
+        else:
+            seen_command = seen_command or not a.startswith("-")
+            rest.append(a)
+        i += 1
+    if not front:
+        return args
+    # the group's own options come first, then what followed them
+    return front + rest
+
+
+class AbiwatchGroup(click.Group):
+    """The abiwatch command group: global options may also follow the subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args)))
+
+
+@click.group(cls=AbiwatchGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", "db_path", envvar="ABIWATCH_DB", default=None,
               help=f"SQLite database file (or set ABIWATCH_DB; else [database] path in the "
                    f"config file; else ./{DEFAULT_DB}).")

@@ -145,7 +145,7 @@ def config_show(obj, config_path) -> None:
               show_default=True)
 @click.option("--time-limit", type=int, default=None, metavar="MS",
               help="Stop the query after this long (default: sql.time_limit_ms, 5000).")
-@click.option("--max-rows", type=int, default=None,
+@click.option("--max-rows", type=click.IntRange(1, 10_000_000), default=None,
               help="Print at most this many rows (default: sql.max_rows, 1000).")
 @config_option
 @click.pass_obj

@@ -212,8 +212,11 @@ class Engine:
         if not q.query and not q.message_id:
             return Answer("patch", q.describe(), note="which patch? give words of its subject "
                           "or its message id", title="Patch")
-        rows = aq.patches_matching(db, fts_phrase(q.query) if not q.message_id else None,
-                                   q.message_id)
+        words = fts_phrase(q.query) if not q.message_id else None
+        if not q.message_id and words is None:  # "patch !!!": nothing FTS could look for
+            return Answer("patch", q.describe(), note="no words to look for: give words of the "
+                          "patch's subject or its message id", title="Patch")
+        rows = aq.patches_matching(db, words, q.message_id)
         if not rows:
             return Answer("patch", q.describe(), note="no patch matches", title="Patch")
         top = rows[0]

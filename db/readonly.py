@@ -87,6 +87,9 @@ def validate_select(sql: str) -> str:
         raise QueryError("the query is empty: give one SELECT statement, e.g. "
                          "abiwatch sql \"SELECT * FROM open_concerns LIMIT 10\"")
     body = bare.rstrip("; \t\r\n")
+    if not body:  # only semicolons
+        raise QueryError("the query is empty: give one SELECT statement, e.g. "
+                         "abiwatch sql \"SELECT * FROM open_concerns LIMIT 10\"")
     if ";" in body:
         raise QueryError("only one statement at a time: remove everything after the first ';'")
     if not _ALLOWED_START.match(body):

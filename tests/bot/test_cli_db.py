@@ -34,3 +34,14 @@ def test_abiwatch_db_beats_the_config_file_and_db_beats_both(tmp_path, monkeypat
     assert (tmp_path / "from-env.db").exists() and not (tmp_path / "from-config.db").exists()
     assert _ingest(tmp_path, env, "--db", str(tmp_path / "from-option.db")).exit_code == 0
     assert (tmp_path / "from-option.db").exists()
+
+
+def test_global_options_may_follow_the_subcommand(tmp_path):
+    # the README says every command takes --db; users put it where they like
+    path = tmp_path / "after.db"
+    sample = Path(__file__).resolve().parents[2] / "bot" / "sample" / "lkml-20060810-paravirt-h-patch.mbox"
+    res = CliRunner().invoke(cli, ["ingest", str(sample), "--db", str(path)], env={"ABIWATCH_CONFIG": ""})
+    assert res.exit_code == 0, res.output
+    assert path.exists()
+    res = CliRunner().invoke(cli, ["stats", f"--db={path}"], env={"ABIWATCH_CONFIG": ""})
+    assert res.exit_code == 0 and res.output.startswith("5 messages")

@@ -202,3 +202,10 @@ def test_concerns_under_the_confidence_threshold_are_shown_only_on_request(engin
     assert more > 0 and f"{more} more concern" in sure.note and "--unsure" in sure.note
     assert len(kept) < 50  # all of them fit in one answer
     assert everything.understood_as == "unresolved VMI --unsure"
+
+
+@pytest.mark.parametrize("question", ["patch !!!", "patch 😀"])
+def test_a_patch_question_with_no_words_says_so(engine, question):
+    a = engine.ask(question)
+    assert a.intent == "patch" and not a.items
+    assert "no words to look for" in a.note

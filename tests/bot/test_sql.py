@@ -111,6 +111,8 @@ def test_full_text_search_keeps_kernel_identifiers(db_path):
     ("VACUUM INTO '/tmp/copy.db'", "not VACUUM"),
     ("SELECT load_extension('/tmp/evil')", "only reading is allowed"),
     ("  ", "the query is empty"),
+    (";", "the query is empty"),
+    (" ;; ;", "the query is empty"),
 ])
 def test_writes_are_refused_and_nothing_changes(db_path, sql, words):
     before = digest_of(db_path)
@@ -181,3 +183,9 @@ def test_json_keeps_repeated_column_names(db_path):
                        "ORDER BY c.id LIMIT 1", "--format", "json")
     row = json.loads(res.stdout)[0]
     assert set(row) == {"id", "id_2"}
+
+
+def test_a_row_limit_out_of_range_is_refused_in_one_line(db_path):
+    res = run(db_path, "--max-rows", "100000000000", "SELECT 1")
+    assert res.exit_code == 2
+    assert "--max-rows" in res.output and "Traceback" not in res.output
