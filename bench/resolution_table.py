@@ -26,7 +26,7 @@ from nlp_quality import DEVSET, TUNING_SETS, load_labels, wilson  # noqa: E402
 from abiwatch.db import open_db  # noqa: E402
 from abiwatch.ingest.load import ingest  # noqa: E402
 from abiwatch.nlp.catalog import load_catalog  # noqa: E402
-from abiwatch.nlp.decide import _evidence, _ThreadCache  # noqa: E402
+from abiwatch.nlp.evidence import ThreadCache, evidence_for  # noqa: E402
 from abiwatch.nlp.resolution import ALL_POLICIES  # noqa: E402
 from abiwatch.nlp.tagging import tag  # noqa: E402
 
@@ -69,10 +69,10 @@ def main() -> int:
             db = open_db(Path(tmp) / f"{name}.db")
             ingest(db, sorted({str(DEVSET / lab["file"]) for lab in labels}), progress=False)
             tag(db, progress=False)
-            cache = _ThreadCache(db.conn, {p.id: p.weight for p in catalog.patterns})
+            cache = ThreadCache(db.conn, {p.id: p.weight for p in catalog.patterns})
             for c, g in gold_concerns(db, labels):
                 total += 1
-                ev = _evidence(db.conn, c, cache)
+                ev = evidence_for(db.conn, c, cache)
                 for policy_name, policy in ALL_POLICIES.items():
                     r = policy(ev)
                     if r is not None:

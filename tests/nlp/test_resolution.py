@@ -4,7 +4,7 @@ each path is checked on a real thread, and each resolution names its evidence.""
 from __future__ import annotations
 
 from abiwatch.nlp.catalog import load_catalog
-from abiwatch.nlp.decide import _evidence, _resolve, _ThreadCache
+from abiwatch.nlp.evidence import ThreadCache, evidence_for, resolve_concerns
 from abiwatch.nlp.resolution import (
     Evidence,
     LaterVersion,
@@ -40,7 +40,7 @@ def _raised(db, message_id: str, interface: str, text: str) -> dict:
                        [message_id, interface, text, *link, *m])
             cid = db.execute("SELECT id FROM concerns WHERE message_id = ? AND interface = ?",
                              [message_id, interface]).fetchone()[0]
-            _resolve(db.conn, [cid], load_catalog())
+            resolve_concerns(db.conn, [cid], load_catalog())
         rows = concern_rows(db, message_id=message_id, interface=interface)
     return rows[0]
 
@@ -66,7 +66,7 @@ def _real_evidence(db, c: dict) -> Evidence:
     row = db.execute("SELECT c.*, m.thread_id FROM concerns c JOIN messages m "
                      "ON m.message_id = c.message_id WHERE c.id = ?", [c["id"]])
     cols = [d[0] for d in row.description]
-    return _evidence(db.conn, dict(zip(cols, row.fetchone(), strict=True)), _ThreadCache(db.conn, {}))
+    return evidence_for(db.conn, dict(zip(cols, row.fetchone(), strict=True)), ThreadCache(db.conn, {}))
 
 
 def test_a_later_changelog_changing_the_named_code_resolves_it(devset_db):
