@@ -32,6 +32,7 @@ COOLDOWN_SECONDS = 5.0
 QUERY_MAX = 200  # characters; longer subject words or searches are never useful
 
 PUBLIC = "Post the answer in the channel for everyone (default: only you see it)"
+UNSURE = "Also concerns under the model's confidence threshold (kept, not shown by default)"
 _DATE = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
 _LORE = re.compile(r"^https?://lore\.kernel\.org/(?:[^/]+/)+?(?=[^/]+@)")
 
@@ -158,30 +159,31 @@ def add_commands(tree: app_commands.CommandTree, service: AnswerService) -> None
         return [app_commands.Choice(name=p.label, value=p.value) for p in people]
 
     @tree.command(name="unresolved", description="Open concerns, newest first, for one interface or all")
-    @app_commands.describe(interface="Interface (leave empty for all)", public=PUBLIC)
+    @app_commands.describe(interface="Interface (leave empty for all)", unsure=UNSURE, public=PUBLIC)
     @app_commands.autocomplete(interface=complete_interface)
     @cooldown
     async def unresolved(interaction: discord.Interaction, interface: str | None = None,
-                         public: bool = False) -> None:
+                         unsure: bool = False, public: bool = False) -> None:
         q = Question("unresolved", raw=f"/unresolved {interface or ''}".strip(),
-                     interface=interface_name(interface) if interface else None, status="open")
+                     interface=interface_name(interface) if interface else None, status="open",
+                     unsure=unsure)
         await run(interaction, q, public)
 
     @tree.command(name="concerns", description="Concerns about one interface, filtered by status, person, date")
     @app_commands.describe(interface="Interface", status="open, resolved or all (default: all)",
                            by="Only concerns raised by this person",
                            since="Only concerns raised on or after this date (YYYY-MM-DD)",
-                           public=PUBLIC)
+                           unsure=UNSURE, public=PUBLIC)
     @app_commands.autocomplete(interface=complete_interface, by=complete_person)
     @cooldown
     async def concerns(interaction: discord.Interaction, interface: str,
                        status: Literal["open", "resolved", "all"] = "all",
                        by: app_commands.Range[str, 1, CHOICE_TEXT] | None = None,
                        since: app_commands.Range[str, 4, 10] | None = None,
-                       public: bool = False) -> None:
+                       unsure: bool = False, public: bool = False) -> None:
         q = Question("concerns", raw=f"/concerns {interface}", interface=interface_name(interface),
                      status=None if status == "all" else status, person=by,
-                     since=iso_date(since) if since else None)
+                     since=iso_date(since) if since else None, unsure=unsure)
         await run(interaction, q, public)
 
     @tree.command(name="interface", description="Summary of an interface: patches, versions, concerns, people")
