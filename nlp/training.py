@@ -156,6 +156,17 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 40
     return w
 
 
+def curve(conf: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Return precision and recall at a few thresholds: the trade-off the thresholds pick from."""
+    out = []
+    for t in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
+        pred = conf >= t
+        tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
+        out.append({"threshold": t, "precision": round(tp / (tp + fp), 3) if tp + fp else None,
+                    "recall": round(tp / int(y.sum()), 3) if y.sum() else None, "reported": tp + fp})
+    return out
+
+
 def best_threshold(conf: np.ndarray, y: np.ndarray, beta: float = 0.5) -> tuple[float, dict]:
     """Return the confidence threshold with the best F-beta, and the figures there."""
     best = (0.5, {"f": -1.0})
@@ -253,6 +264,7 @@ def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Pa
                        "left_out_test_series": len(held_out_subjects or ())},
         "out_of_fold_at_threshold": at,
         "out_of_fold_at_keep_threshold": at_keep,
+        "out_of_fold_curve": curve(*by_message(nrows, conf)),
         "out_of_fold_auc": {"classifier_alone": round(auc(np.array([oof[i] for i in natural]), y), 3),
                             "combined": round(auc(conf, y), 3)},
         "note": "tuning figures, out of fold, on the tuning sets (not a test figure); "
