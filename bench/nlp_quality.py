@@ -7,8 +7,8 @@ accuracy and resolved/open accuracy, each with its 95% Wilson interval, and
 the false concerns per 100 messages; then checks the hard negatives.
 
 Two kinds of label set, never mixed in one figure:
-- tuning sets (tests/fixtures/nlp_devset: tuning-dev, tuning-holdout,
-  tuning-holdout2, tuning-random): rules, cues, the model and thresholds were
+- tuning sets (tests/fixtures/nlp_devset: tuning-relabel, tuning-random,
+  tuning-topic): rules, cues, the model and thresholds were
   made while looking at them, so their figures are tuning figures;
 - the frozen test sets (tests/fixtures/nlp_testset: test; nlp_testset2: test2,
   for the work after test's one score): labelled by people
@@ -16,7 +16,7 @@ Two kinds of label set, never mixed in one figure:
   once, at the end of a piece of work, and report that figure.
 
     python bench/nlp_quality.py                       # every tuning set
-    python bench/nlp_quality.py --set tuning-dev --errors
+    python bench/nlp_quality.py --set tuning-relabel --errors
     python bench/nlp_quality.py --set test2           # once, at the end
 """
 
@@ -40,7 +40,7 @@ from abiwatch.nlp.tagging import tag  # noqa: E402
 DEVSET = ROOT / "tests" / "fixtures" / "nlp_devset"
 TESTSETS = {"test": ROOT / "tests" / "fixtures" / "nlp_testset",
             "test2": ROOT / "tests" / "fixtures" / "nlp_testset2"}
-TUNING_SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random", "tuning-topic")
+TUNING_SETS = ("tuning-relabel", "tuning-random", "tuning-topic")
 NEGATIVES = [ROOT.parent / "shared" / "data" / "lfdr-virtualization-list" / "negatives",
              ROOT / "tests" / "fixtures" / "nlp_negatives"]
 

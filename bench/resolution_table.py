@@ -6,7 +6,10 @@ Every labelled concern of the tuning sets is recorded as a concern (whatever
 detection found), its evidence gathered as `abiwatch tag` does, and each
 policy asked alone. A policy is used only where its precision is at least
 0.90 (nlp/data/resolution.toml); this prints the table that file is set from.
-These are tuning figures: the policies were written on these threads.
+These are tuning figures: the policies were written on these threads. Labels
+judge resolution within one thread file, so a resolution a policy finds in
+another file (a later version's thread) is counted apart ("other file"), not
+as right or wrong.
 
     python bench/resolution_table.py
 """
@@ -59,6 +62,7 @@ def gold_concerns(db, labels: list[dict]) -> list[tuple[dict, dict]]:
 
 def main() -> int:
     fired: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    across: dict[str, int] = defaultdict(int)
     total = 0
     catalog = load_catalog()
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,23 +74,32 @@ def main() -> int:
             ingest(db, sorted({str(DEVSET / lab["file"]) for lab in labels}), progress=False)
             tag(db, progress=False)
             cache = ThreadCache(db.conn, {p.id: p.weight for p in catalog.patterns})
+            file_of = {lab["message_id"]: lab["file"] for lab in labels}
             for c, g in gold_concerns(db, labels):
                 total += 1
                 ev = evidence_for(db.conn, c, cache)
                 for policy_name, policy in ALL_POLICIES.items():
                     r = policy(ev)
-                    if r is not None:
-                        fired[policy_name].append((g["status"] == "resolved",
-                                                   r.resolved_by == g.get("resolved_by")))
+                    if r is None:
+                        continue
+                    # labellers judge resolution within one thread file: evidence from
+                    # another file (a later version's thread) is beyond what they saw
+                    if file_of.get(r.resolved_by) != file_of[c["message_id"]]:
+                        across[policy_name] += 1
+                        continue
+                    fired[policy_name].append((g["status"] == "resolved",
+                                               r.resolved_by == g.get("resolved_by")))
     print(f"{total} labelled concerns in the tuning sets (tuning figures)")
-    print(f"{'policy':34} {'fires':>5} {'precision':>9} {'95% interval':>14} {'same msg':>8}")
+    print(f"{'policy':34} {'fires':>5} {'precision':>9} {'95% interval':>14} {'same msg':>8} "
+          f"{'other file':>10}")
     for policy_name in ALL_POLICIES:
         hits = fired.get(policy_name, [])
         right = sum(1 for ok, _ in hits if ok)
         same = sum(1 for ok, s in hits if ok and s)
         lo, hi = wilson(right, len(hits))
         p = f"{right / len(hits):.2f}" if hits else "-"
-        print(f"{policy_name:34} {len(hits):5} {p:>9} {f'[{lo:.2f}, {hi:.2f}]':>14} {same:8}")
+        print(f"{policy_name:34} {len(hits):5} {p:>9} {f'[{lo:.2f}, {hi:.2f}]':>14} {same:8} "
+              f"{across[policy_name]:10}")
     return 0
 
 

@@ -11,8 +11,7 @@ import click
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 LABELS = FIXTURES / "nlp_devset"
 TEST_THREADS = sorted(FIXTURES.glob("nlp_testset*/threads"))
-SETS = ("tuning-dev", "tuning-holdout", "tuning-holdout2", "tuning-random", "tuning-topic",
-        "tuning-judged")
+SETS = ("tuning-relabel", "tuning-random", "tuning-topic", "tuning-judged")
 
 
 @click.group("model")

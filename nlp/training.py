@@ -38,6 +38,8 @@ from abiwatch.nlp.classifier import FEATURES, MODEL_DIR, Quoted, features, quote
 from abiwatch.nlp.pipeline import build_nlp
 
 CONFIG = MODEL_DIR / "config.cfg"
+# sets labelled by the older one-concern-per-(message, interface) rule (none in use now;
+# kept so that such a set can still be trained on without its unlabelled concerns as negatives)
 OLD_RULE_SETS = {"tuning-dev", "tuning-holdout", "tuning-holdout2"}
 FOLDS = 3
 

@@ -443,12 +443,16 @@ def test_empty_week_says_so_in_one_line(base_db):
     assert msg["Subject"] == "[abiwatch] digest 2006-W40: nothing new"
 
 
-def test_html_part_escapes_mail_text(base_db):
-    db = open_db(base_db, readonly=True)
+def test_html_part_escapes_mail_text(db_path):
+    # Real sentences with '->' and quotes ("Linux->hypervisor", "get") from the week; the
+    # model may keep them under its threshold, so show them all: escaping is what is tested.
+    db = open_db(db_path)
+    with db.conn:
+        db.execute("UPDATE concerns SET confident = 1")
     texts = dict(db.execute("SELECT id, text FROM concerns WHERE date >= '2006-07-31' "
-                            "AND date < '2006-08-07' AND confident = 1").fetchall())
+                            "AND date < '2006-08-07'").fetchall())
     risky = {i: t for i, t in texts.items() if set(t) & set("<>&\"")}
-    assert risky  # real sentences with '->' and quotes: "Linux->hypervisor", "get"
+    assert risky
     rich = build_digest(db, *parse_week(WEEK)).get_body(("html",)).get_content()
     for t in risky.values():
         assert html.escape(" ".join(t.split()))[:60] in rich

@@ -20,12 +20,12 @@ from abiwatch.nlp.concerns import Candidate, MessageContext, decide_concerns
 
 
 def test_model_train_writes_a_classifier_and_a_fitted_combiner(tmp_path):
-    res = CliRunner().invoke(cli, ["model", "train", "--set", "tuning-holdout2", "--out", str(tmp_path)])
+    res = CliRunner().invoke(cli, ["model", "train", "--set", "tuning-topic", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     combiner = json.loads((tmp_path / "combiner.json").read_text())
     assert set(combiner["weights"]) == set(FEATURES)
     assert 0 < combiner["threshold"] < 1
-    assert combiner["trained_on"]["sets"] == ["tuning-holdout2"]
+    assert combiner["trained_on"]["sets"] == ["tuning-topic"]
     assert combiner["trained_on"]["positives"] > 0
     textcat = load_textcat(str(tmp_path / "textcat"))
     assert set(textcat.get_pipe("textcat").labels) == {"CONCERN", "OTHER"}

