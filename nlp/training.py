@@ -5,8 +5,9 @@ quotes the sentence that raises it. A sentence of a labelled reply is a
 positive when it carries a labelled concern's quote; a negative when its
 message has no labelled concern (sets labelled by the older one-concern-per-
 interface rule leave a concern message's other sentences out, since some are
-unlabelled concerns). Threads, not sentences, are split into folds, so a
-thread's sentences are never both trained on and scored.
+unlabelled concerns). Series (threads with the same normalised subject), not
+sentences or threads, are split into folds, so a series is never both
+trained on and scored.
 
 Steps: the text classifier is trained by spaCy's `spacy train` on each fold's
 complement and scores the held-out fold; the combiner (logistic regression
@@ -227,9 +228,16 @@ def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Pa
     if held_out_subjects:
         subject = dict(db.execute("SELECT message_id, norm_subject FROM messages").fetchall())
         rows = [r for r in rows if subject.get(r.message_id) not in held_out_subjects]
+    # Folds split series, not threads: another version's thread repeats the same
+    # reviewers' points, and scoring across it made the out-of-fold figures (and the
+    # threshold chosen from them) far too hopeful (test2, 2026-12-05: recall 0.00).
+    subject = dict(db.execute("SELECT message_id, norm_subject FROM messages").fetchall())
+    series_of = {r.thread: subject.get(r.message_id) or r.thread for r in rows}
+    groups = sorted(set(series_of.values()))
+    random.Random(seed).shuffle(groups)
+    group_fold = {g: i % FOLDS for i, g in enumerate(groups)}
     threads = sorted({r.thread for r in rows})
-    random.Random(seed).shuffle(threads)
-    fold_of = {t: i % FOLDS for i, t in enumerate(threads)}
+    fold_of = {t: group_fold[series_of[t]] for t in threads}
     oof = [0.0] * len(rows)
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(FOLDS):
