@@ -134,16 +134,20 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave out threads sharing a message with mail under this folder")
     ap.add_argument("--subject", default=None, metavar="REGEX",
                     help="only threads whose first message's subject matches (case-insensitive)")
+    ap.add_argument("--mentions", default=None, metavar="REGEX",
+                    help="only threads with a message whose raw text matches (case-insensitive)")
     ap.add_argument("--prefix", default="virt-random")
     args = ap.parse_args(argv)
     taken = known_ids(args.exclude)
     threads = threads_of(archive_blobs(args.inbox))
     parser = email.parser.BytesHeaderParser()
     wanted = re.compile(args.subject, re.I) if args.subject else None
+    mention = re.compile(args.mentions.encode(), re.I) if args.mentions else None
     pool = sorted(root for root, msgs in threads.items()
                   if args.min_messages <= len(msgs) <= args.max_messages
                   and not any(mid in taken for _, mid, _ in msgs)
-                  and (wanted is None or wanted.search(str(parser.parsebytes(msgs[0][2]).get("Subject") or ""))))
+                  and (wanted is None or wanted.search(str(parser.parsebytes(msgs[0][2]).get("Subject") or "")))
+                  and (mention is None or any(mention.search(raw) for _, _, raw in msgs)))
     print(f"{len(threads)} threads, {len(pool)} eligible", file=sys.stderr)
     drawn = random.Random(args.seed).sample(pool, args.count)
     args.out.mkdir(parents=True, exist_ok=True)
