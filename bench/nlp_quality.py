@@ -17,7 +17,7 @@ Two kinds of label set, never mixed in one figure:
 
     python bench/nlp_quality.py                       # every tuning set
     python bench/nlp_quality.py --set tuning-relabel --errors
-    python bench/nlp_quality.py --set test2           # once, at the end
+    python bench/nlp_quality.py --set test3           # once, at the end
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from abiwatch.nlp.tagging import tag  # noqa: E402
 
 DEVSET = ROOT / "tests" / "fixtures" / "nlp_devset"
 TESTSETS = {"test": ROOT / "tests" / "fixtures" / "nlp_testset",
-            "test2": ROOT / "tests" / "fixtures" / "nlp_testset2"}
+            "test2": ROOT / "tests" / "fixtures" / "nlp_testset2",
+            "test3": ROOT / "tests" / "fixtures" / "nlp_testset3"}
 TUNING_SETS = ("tuning-relabel", "tuning-random", "tuning-topic")
 NEGATIVES = [ROOT.parent / "shared" / "data" / "lfdr-virtualization-list" / "negatives",
              ROOT / "tests" / "fixtures" / "nlp_negatives"]
@@ -205,7 +206,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--set", default="tuning",
                     help="a tuning set (" + ", ".join(TUNING_SETS) + "), 'tuning' for all of them "
-                         "(default), or 'test' / 'test2' for a frozen test set")
+                         "(default), or 'test' / 'test2' / 'test3' for a frozen test set")
     ap.add_argument("--errors", action="store_true",
                     help="print every disagreement (never with --set test: nobody reads the test set)")
     ap.add_argument("--json", action="store_true")

