@@ -19,11 +19,19 @@ class Context:
     def __init__(self, db_path: str):
         self.db_path = db_path
 
-    def db(self, *, readonly: bool = False):
+    def db(self, *, readonly: bool = False, create: bool = False):
+        """Open the database; only ingest and demo may create it (a typo in --db is an error)."""
+        if not create:
+            self.require_db()
         try:
             return open_db(self.db_path, readonly=readonly)
         except DatabaseMissing as exc:
             raise click.ClickException(str(exc)) from exc
+
+    def require_db(self) -> None:
+        if self.db_path != ":memory:" and not Path(self.db_path).exists():
+            raise click.ClickException(f"no database at {self.db_path}: check --db, or create one "
+                                       "with `abiwatch ingest ARCHIVE` (only ingest creates it)")
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -105,7 +113,7 @@ def ingest(obj: Context, paths, list_name, fmt, workers, rescan, progress) -> No
     """
     from abiwatch.ingest.load import ingest as run_ingest
 
-    db = obj.db()
+    db = obj.db(create=True)
     stats = run_ingest(db, list(paths), list_name=list_name, fmt=fmt, workers=workers,
                        rescan=rescan, progress=progress, command=" ".join(sys.argv[1:]),
                        stdin=sys.stdin.buffer if "-" in paths else None)
@@ -125,7 +133,7 @@ def demo(obj: Context, sample) -> None:
     from abiwatch.ingest.load import ingest as run_ingest
     from abiwatch.nlp.tagging import tag as run_tag
 
-    db = obj.db()
+    db = obj.db(create=True)
     stats = run_ingest(db, [sample or str(SAMPLE_DIR)], progress=False, command="demo")
     click.echo(report.ingest_summary(stats))
     st = run_tag(db, progress=False)

@@ -25,6 +25,7 @@ def register(cli: click.Group) -> None:
         Commands work too: unresolved [INTERFACE], concerns INTERFACE [--status S] [--by P]
         [--since D], interface NAME, patch WORDS, thread MESSAGE-ID, search QUERY, who PERSON.
         """
+        obj.require_db()
         answer = Engine(obj.db_path).ask(" ".join(question))
         click.echo(to_json(answer) if as_json else to_text(answer))
 

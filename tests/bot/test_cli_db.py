@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from abiwatch.bot.cli import cli
@@ -45,3 +46,13 @@ def test_global_options_may_follow_the_subcommand(tmp_path):
     assert path.exists()
     res = CliRunner().invoke(cli, ["stats", f"--db={path}"], env={"ABIWATCH_CONFIG": ""})
     assert res.exit_code == 0 and res.output.startswith("5 messages")
+
+
+@pytest.mark.parametrize("args", [["tag"], ["ask", "unresolved"], ["stats"], ["explain", "1"]])
+def test_a_command_that_needs_a_database_refuses_a_missing_one(tmp_path, args):
+    # only ingest creates a database: a typo in --db must not become an empty "success"
+    path = tmp_path / "typo.db"
+    res = CliRunner().invoke(cli, ["--db", str(path), *args], env={"ABIWATCH_CONFIG": ""})
+    assert res.exit_code == 1
+    assert f"no database at {path}" in res.output and "abiwatch ingest" in res.output
+    assert not path.exists()
