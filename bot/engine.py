@@ -16,7 +16,7 @@ from abiwatch.bot.question import MAX_QUESTION, Question, parse_explicit, unders
 from abiwatch.db import answer_queries as aq
 from abiwatch.db import open_db
 from abiwatch.db.queries import lore_url
-from abiwatch.nlp.catalog import Catalog, load_catalog
+from abiwatch.nlp.catalog import Catalog, catalog_of, load_catalog
 
 logger = logging.getLogger(__name__)
 
@@ -87,8 +87,20 @@ class Engine:
 
     def __init__(self, db_path: str | Path, catalog: Catalog | None = None):
         self.db_path = Path(db_path)
-        self.catalog = catalog or load_catalog()
+        self._catalog = catalog
         self._nlp = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog the database was tagged with (so a `tag --catalog` interface is known)."""
+        if self._catalog is None:
+            base = load_catalog()
+            try:
+                tagged = aq.tagged_interfaces(open_db(self.db_path, readonly=True))
+            except Exception:  # no database yet, or one from before tagging: the shipped catalog
+                tagged = []
+            self._catalog = catalog_of(tagged, base)
+        return self._catalog
 
     def _interfaces_in(self, text: str) -> list[str]:
         if self._nlp is None:

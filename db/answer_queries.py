@@ -3,6 +3,8 @@ the only variable SQL is a choice among fixed fragments."""
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
 
 from abiwatch.db.queries import rows_as_dicts
@@ -209,6 +211,13 @@ def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: 
     return rows_as_dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
                       "substr(m.own_text, 1, 300) AS snippet FROM messages m "
                       f"WHERE {' AND '.join(where)} ORDER BY m.date DESC LIMIT ?", [*params, limit])
+
+
+def tagged_interfaces(db: sqlite_utils.Database) -> list[tuple[str, str, str, list[str]]]:
+    """Return (name, kind, description, aliases) of each interface of the catalog the
+    database was last tagged with, in catalog order."""
+    return [(r[0], r[1], r[2] or "", json.loads(r[3] or "[]")) for r in db.execute(
+        "SELECT name, kind, description, aliases FROM interfaces ORDER BY rowid")]
 
 
 def interface_names(db: sqlite_utils.Database) -> list[str]:

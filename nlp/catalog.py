@@ -147,6 +147,21 @@ def _load_patterns(directory: Path) -> tuple[list[Pattern], bytes]:
     return out, digest
 
 
+def catalog_of(tagged: list[tuple[str, str, str, list[str]]], base: Catalog) -> Catalog:
+    """Return the catalog a database was tagged with, from its `interfaces` rows (name, kind,
+    description, aliases), keeping base's symbols and paths for the interfaces it also has:
+    questions then know every interface `abiwatch tag --catalog FILE` added."""
+    if not tagged:
+        return base
+    out = []
+    for name, kind, description, aliases in tagged:
+        known = base.by_name.get(name)
+        out.append(Interface(name, kind, description, tuple(aliases),
+                             known.symbols if known else (), known.paths if known else (),
+                             known.defer_to if known else None))
+    return Catalog(out, base.patterns, base.version)
+
+
 def load_catalog(path: str | Path | None = None, patterns: str | Path | None = None) -> Catalog:
     """Return the catalog from a TOML file and the cue patterns from a folder of JSONL files."""
     interfaces, raw = _load_interfaces(Path(path) if path else DEFAULT_CATALOG)

@@ -213,3 +213,29 @@ def test_a_patch_question_with_no_words_says_so(engine, question):
     a = engine.ask(question)
     assert a.intent == "patch" and not a.items
     assert "no words to look for" in a.note
+
+
+def test_an_interface_added_to_a_catalog_is_understood_in_questions(tmp_path):
+    # no code change: a catalog file with a new interface, `tag --catalog`, and questions know it
+    from abiwatch.nlp.catalog import DEFAULT_CATALOG
+
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(DEFAULT_CATALOG.read_text() + '''
+[[interface]]
+name = "virtio"
+kind = "ABI"
+description = "The virtio device/driver interface."
+aliases = ["virtio", "virtqueue", "virtio-net"]
+paths = ["drivers/virtio/", "include/uapi/linux/virtio"]
+''')
+    path = tmp_path / "virtio.db"
+    db = open_db(path)
+    ingest(db, [str(REPO / "tests" / "fixtures" / "nlp_devset" / "threads-random")], progress=False)
+    tag(db, catalog_path=str(catalog), progress=False)
+    db.conn.close()
+    engine = Engine(path)
+    a = engine.ask("open concerns about virtio")
+    assert a.intent == "unresolved" and a.understood_as == "unresolved virtio"
+    assert "unknown interface" not in (a.note or "")
+    summary = engine.ask("interface virtio")
+    assert summary.summary["messages"] > 0  # tagged with the new interface
