@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import email.parser
 import email.utils
+import gzip
 import mailbox
 import random
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -59,14 +61,24 @@ def _feed(pipe, revs: list[str]) -> None:
     pipe.close()
 
 
+def _mbox_messages(path: Path):
+    """The messages of an mbox file, gzipped or not."""
+    if path.suffix != ".gz":
+        return mailbox.mbox(str(path))
+    with tempfile.NamedTemporaryFile(suffix=".mbox") as tmp:
+        tmp.write(gzip.decompress(path.read_bytes()))
+        tmp.flush()
+        return list(mailbox.mbox(tmp.name))
+
+
 def known_ids(paths: list[Path]) -> set[str]:
     """Message-IDs of every message in the mbox/eml files under the given folders."""
     out: set[str] = set()
     parser = email.parser.BytesHeaderParser()
     for root in paths:
         for f in root.rglob("*"):
-            if f.suffix == ".mbox":
-                for msg in mailbox.mbox(str(f)):
+            if f.name.endswith((".mbox", ".mbox.gz")):
+                for msg in _mbox_messages(f):
                     out.update(message_ids(msg.get("Message-ID")))
             elif f.suffix == ".eml":
                 out.update(message_ids(parser.parsebytes(f.read_bytes()).get("Message-ID")))

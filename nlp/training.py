@@ -131,6 +131,13 @@ def _docbin(rows: list[Row], path: Path, nlp) -> None:
     db.to_disk(path)
 
 
+def _forget_paths(config: Path) -> None:
+    """Drop the temporary corpus paths `spacy train` records in the shipped config: they
+    name a folder on the training machine, and loading the model never reads them."""
+    text = re.sub(r'(?m)^(train|dev) = ".*"$', r"\1 = null", config.read_text())
+    config.write_text(text)
+
+
 def train_textcat(train: list[Row], dev: list[Row], out: Path) -> Path:
     """Train the sentence classifier with `spacy train` (CONFIG); return the trained model's folder.
 
@@ -262,6 +269,7 @@ def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Pa
         if target.exists():
             shutil.rmtree(target)
         shutil.copytree(final, target)
+        _forget_paths(target / "config.cfg")
     report = {
         "bias": round(float(w[0]), 4),
         "weights": {name: round(float(v), 4) for name, v in zip(FEATURES, w[1:], strict=True)},

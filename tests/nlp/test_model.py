@@ -65,3 +65,11 @@ def test_confidence_puts_a_nak_on_interface_code_above_the_threshold_and_thanks_
                                 False, True, Quoted(True, True), "NAK, this breaks the pv_ops ABI."))
     thanks = c.confidence(features(0.01, [], False, False, Quoted(False, False), "Thanks, applied."))
     assert 0 <= thanks < c.threshold < nak <= 1
+
+
+def test_the_shipped_model_names_no_path_of_the_machine_it_was_trained_on():
+    from abiwatch.nlp.classifier import TEXTCAT_DIR
+
+    config = (TEXTCAT_DIR / "config.cfg").read_text()
+    assert 'train = null' in config and 'dev = null' in config
+    assert '= "/' not in config
