@@ -4,6 +4,7 @@ training, shipped ready to use, and never trained on the frozen test set."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -73,3 +74,49 @@ def test_the_shipped_model_names_no_path_of_the_machine_it_was_trained_on():
     config = (TEXTCAT_DIR / "config.cfg").read_text()
     assert 'train = null' in config and 'dev = null' in config
     assert '= "/' not in config
+
+
+def _quoted_text(devset_db, message_id: str) -> str:
+    return devset_db.execute("SELECT quoted_text FROM messages WHERE message_id = ?",
+                             [message_id]).fetchone()[0]
+
+
+def test_a_reply_quoting_a_paravirt_hunk_answers_interface_code(devset_db):
+    from abiwatch.nlp.catalog import load_catalog
+    from abiwatch.nlp.classifier import quoted_context
+
+    # replies in the noinstr thread quote hunks of arch/x86/include/asm/paravirt.h
+    rows = devset_db.execute(
+        "SELECT m.message_id FROM messages m WHERE m.is_reply = 1 AND m.quoted_text LIKE "
+        "'%a/arch/x86/include/asm/paravirt%' LIMIT 3").fetchall()
+    assert rows
+    for (mid,) in rows:
+        assert quoted_context(_quoted_text(devset_db, mid), load_catalog()) == Quoted(True, True)
+
+
+def test_a_reply_quoting_a_virtio_hunk_answers_no_interface_code(tmp_path):
+    from abiwatch.db import open_db
+    from abiwatch.ingest.load import ingest
+    from abiwatch.nlp.catalog import load_catalog
+    from abiwatch.nlp.classifier import quoted_context
+
+    # a review of virtio-mem that quotes drivers/virtio/virtio_mem.c (a tuning thread)
+    thread = (Path(__file__).resolve().parents[1] / "fixtures" / "nlp_devset" / "threads-random" /
+              "virt-random-20200611-re-patch-v1-virtio-mem-add-memory-via-add-memory-driver-mana.mbox")
+    db = open_db(tmp_path / "virtio.db")
+    ingest(db, [str(thread)], progress=False)
+    rows = db.execute("SELECT quoted_text FROM messages WHERE is_reply = 1 AND quoted_text LIKE "
+                      "'%diff --git a/drivers/virtio/virtio_mem.c%'").fetchall()
+    assert rows
+    for (quoted,) in rows:
+        assert quoted_context(quoted, load_catalog()) == Quoted(True, False)
+    assert quoted_context("> Thanks, applied.\n", load_catalog()) == Quoted(False, False)
+
+
+def test_log_and_code_lines_read_as_code_not_prose():
+    from abiwatch.nlp.classifier import code_like
+
+    # a build log pasted in a tuning thread, and a call trace line
+    assert code_like("In file included from arch/x86/kernel/asm-offsets.c:13:")
+    assert code_like("[ 12.345678] RIP: 0010:native_safe_halt+0x5/0x10")
+    assert not code_like("I don't think using pvops for such a feature change is right.")
