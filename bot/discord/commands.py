@@ -221,12 +221,13 @@ def add_commands(tree: app_commands.CommandTree, service: AnswerService) -> None
         await run(interaction, Question("search", raw=f"/search {query}", query=query), public)
 
     @tree.command(name="who", description="What a person raised, and whether it was resolved")
-    @app_commands.describe(person="Name or mail address", public=PUBLIC)
+    @app_commands.describe(person="Name or mail address", unsure=UNSURE, public=PUBLIC)
     @app_commands.autocomplete(person=complete_person)
     @cooldown
     async def who(interaction: discord.Interaction, person: app_commands.Range[str, 1, CHOICE_TEXT],
-                  public: bool = False) -> None:
-        await run(interaction, Question("who", raw=f"/who {person}", person=person), public)
+                  unsure: bool = False, public: bool = False) -> None:
+        await run(interaction, Question("who", raw=f"/who {person}", person=person, unsure=unsure),
+                  public)
 
     @tree.command(name="ask", description="Ask in plain words, e.g. which concerns about VMI are still open?")
     @app_commands.describe(question="Your question", public=PUBLIC)
