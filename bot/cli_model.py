@@ -47,9 +47,13 @@ def model_train(labels_dir: Path, sets: tuple[str, ...], out_dir: Path | None) -
         path = labels_dir / f"{name}.jsonl"
         if not path.exists():
             raise click.UsageError(f"no label set {path}; pass --labels DIR or --set NAME")
-        for line in path.read_text().splitlines():
+        for n, line in enumerate(path.read_text().splitlines(), 1):
             if line.strip():
-                lab = json.loads(line)
+                try:
+                    lab = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise click.UsageError(f"{path}:{n}: not a JSON label line ({exc.msg}); "
+                                           "check it with bench/check_labels.py") from exc
                 # a judged sentence (has "sentence") or a labelled message (has "concerns")
                 (judged.append(lab) if "sentence" in lab else labels.append((name, lab)))
                 files.add(str(labels_dir / lab["file"]))

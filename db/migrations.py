@@ -450,26 +450,13 @@ M015_MODEL_SCORE = """
         DELETE FROM tagged_messages;
 """
 
-# An open concern that can no longer be answered: its series moved on without the
-# point being addressed, or went quiet. Status stays open; `stale` says why.
-M016_STALE = """
-        ALTER TABLE concerns ADD COLUMN stale TEXT;
-        DROP VIEW open_concerns;
-        CREATE VIEW open_concerns AS
-            SELECT c.id, c.interface, c.kind, c.text, c.author_name, c.author_addr, c.date,
-                   c.message_id,
-                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(c.message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url,
-                   c.patch_message_id, p.title AS patch_title, c.series_id, c.confidence, c.stale
-            FROM concerns c LEFT JOIN patches p ON p.message_id = c.patch_message_id
-            WHERE c.status = 'open'
-            ORDER BY c.date DESC;
-        DELETE FROM tagged_messages;
-"""
-
 # Concerns are kept from a lower confidence than they are shown: `confident` marks
 # those at or above the model's threshold, which answers, the digest and these
 # views show by default; the rest are there on request (`--unsure`, or SQL).
-M017_CONFIDENT = """
+# An open concern that can no longer be answered (its series moved on without
+# the point being addressed, or went quiet) keeps status open; `stale` says why.
+M016_STALE_CONFIDENT = """
+        ALTER TABLE concerns ADD COLUMN stale TEXT;
         ALTER TABLE concerns ADD COLUMN confident INTEGER NOT NULL DEFAULT 1;
         DROP VIEW open_concerns;
         CREATE VIEW open_concerns AS
@@ -522,8 +509,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("013_series_queue", M013_SERIES_QUEUE),
     ("014_subject_order", M014_SUBJECT_ORDER),
     ("015_model_score", M015_MODEL_SCORE),
-    ("016_stale", M016_STALE),
-    ("017_confident", M017_CONFIDENT),
+    ("016_stale_confident", M016_STALE_CONFIDENT),
 ]
 
 

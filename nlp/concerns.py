@@ -133,7 +133,7 @@ def sentence_interface(c: Candidate, ctx: MessageContext) -> str | None:
     return named[0] if named else None
 
 
-MODEL_CUE = ("model.textcat", "CONCERN", None, 0.0, "")
+MODEL_RULE = "model.textcat"  # the rule id of a concern no cue fired for
 
 
 def learned_score(c: Candidate, ctx: MessageContext, combiner: Combiner
@@ -144,7 +144,7 @@ def learned_score(c: Candidate, ctx: MessageContext, combiner: Combiner
     _, cue = score_sentence(c)
     if cue is None:
         kind = "question" if c.question else "objection"
-        cue = (MODEL_CUE[0], "CONCERN", kind, 0.0, c.text[:60])
+        cue = (MODEL_RULE, "CONCERN", kind, 0.0, c.text[:60])
     return conf, cue
 
 

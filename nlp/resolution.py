@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from abiwatch.nlp.catalog import DATA_DIR
@@ -210,16 +211,18 @@ _NAK_POLICIES = {policy_raiser_acked, policy_raiser_acked_in_thread, policy_rais
 
 
 @lru_cache(maxsize=1)
+def _settings() -> dict:
+    return tomllib.loads((DATA_DIR / "resolution.toml").read_text())
+
+
 def enabled_policies() -> list:
     """The policies whose measured precision on the tuning labels earned them a place
     (nlp/data/resolution.toml, set from bench/resolution_table.py)."""
-    data = tomllib.loads((DATA_DIR / "resolution.toml").read_text())
-    return [ALL_POLICIES[name] for name, row in data["policy"].items() if row["enabled"]]
+    return [ALL_POLICIES[name] for name, row in _settings()["policy"].items() if row["enabled"]]
 
 
-@lru_cache(maxsize=1)
 def abandoned_days() -> int:
-    return int(tomllib.loads((DATA_DIR / "resolution.toml").read_text())["stale"]["abandoned_days"])
+    return int(_settings()["stale"]["abandoned_days"])
 
 
 def staleness(ev: Evidence, last_activity: str | None, newest: str | None) -> str | None:
@@ -229,8 +232,6 @@ def staleness(ev: Evidence, last_activity: str | None, newest: str | None) -> st
         v = later[-1]
         return f"superseded: v{v.version} posted {(v.first_date or '?')[:10]} without answering it"
     if last_activity and newest:
-        from datetime import datetime, timedelta
-
         try:
             quiet = datetime.fromisoformat(newest) - datetime.fromisoformat(last_activity)
         except (TypeError, ValueError):  # a date without a zone against one with

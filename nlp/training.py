@@ -2,12 +2,10 @@
 
 The labels are per message (tests/fixtures/nlp_devset/GUIDE.md): each concern
 quotes the sentence that raises it. A sentence of a labelled reply is a
-positive when it carries a labelled concern's quote; a negative when its
-message has no labelled concern (sets labelled by the older one-concern-per-
-interface rule leave a concern message's other sentences out, since some are
-unlabelled concerns). Series (threads with the same normalised subject), not
-sentences or threads, are split into folds, so a series is never both
-trained on and scored.
+positive when it carries a labelled concern's quote, else a negative (every
+distinct point is labelled, so an unquoted sentence raises none). Series
+(threads with the same normalised subject), not sentences or threads, are
+split into folds, so a series is never both trained on and scored.
 
 Steps: the text classifier is trained by spaCy's `spacy train` on each fold's
 complement and scores the held-out fold; the combiner (logistic regression
@@ -39,9 +37,6 @@ from abiwatch.nlp.classifier import FEATURES, MODEL_DIR, Quoted, features, quote
 from abiwatch.nlp.pipeline import build_nlp
 
 CONFIG = MODEL_DIR / "config.cfg"
-# sets labelled by the older one-concern-per-(message, interface) rule (none in use now;
-# kept so that such a set can still be trained on without its unlabelled concerns as negatives)
-OLD_RULE_SETS = {"tuning-dev", "tuning-holdout", "tuning-holdout2"}
 FOLDS = 3
 
 
@@ -70,53 +65,55 @@ def _matches(sentence: str, quotes: list[str]) -> bool:
     return False
 
 
-def labelled_rows(db: sqlite_utils.Database, labels: list[tuple[str, dict]]) -> list[Row]:
-    """Return one row per own-text sentence of every labelled reply (set name, label)."""
+def _sentences(db: sqlite_utils.Database, mids: list[str]) -> dict[str, tuple]:
+    """Return message id -> (analysis with every own-text sentence, what it quotes, thread id),
+    read and analysed as `abiwatch tag` does, for the replies among mids."""
     catalog = load_catalog()
     nlp = build_nlp(catalog)
     msgs = {r[0]: r for r in db.execute(
-        "SELECT message_id, subject_title, own_text, quoted_text, is_reply, parent_id FROM messages")}
-    todo = [(name, lab) for name, lab in labels
-            if lab["message_id"] in msgs and (msgs[lab["message_id"]][4] or msgs[lab["message_id"]][5])]
-    analyses = analyze(nlp, [(lab["message_id"], msgs[lab["message_id"]][1] or "",
-                              msgs[lab["message_id"]][2] or "") for _, lab in todo], every_sentence=True)
+        "SELECT message_id, subject_title, own_text, quoted_text, thread_id FROM messages "
+        "WHERE is_reply = 1 OR parent_id IS NOT NULL")}
+    todo = [mid for mid in dict.fromkeys(mids) if mid in msgs]
+    analyses = analyze(nlp, [(mid, msgs[mid][1] or "", msgs[mid][2] or "") for mid in todo],
+                       every_sentence=True)
+    return {mid: (a, quoted_context(msgs[mid][3], catalog), msgs[mid][4])
+            for mid, a in zip(todo, analyses, strict=True)}
+
+
+def _row(thread: str, mid: str, s, y: int, quoted: Quoted) -> Row:
+    return Row(thread, mid, s.text, y, s.cues, s.question, bool(s.interfaces), quoted)
+
+
+def labelled_rows(db: sqlite_utils.Database, labels: list[tuple[str, dict]]) -> list[Row]:
+    """Return one row per own-text sentence of every labelled reply (set name, label)."""
+    found = _sentences(db, [lab["message_id"] for _, lab in labels])
     rows = []
-    for (name, lab), a in zip(todo, analyses, strict=True):
+    for _name, lab in labels:
+        if lab["message_id"] not in found:
+            continue
+        a, quoted, _ = found[lab["message_id"]]
         quotes = [c["text"] for c in lab["concerns"]]
-        quoted = quoted_context(msgs[lab["message_id"]][3], catalog)
-        for s in a.sentences:
-            if s.in_subject or len(s.text.split()) < 3:
-                continue
-            y = int(_matches(s.text, quotes))
-            if not y and quotes and name in OLD_RULE_SETS:
-                continue
-            rows.append(Row(lab["file"], lab["message_id"], s.text, y, s.cues, s.question, bool(s.interfaces), quoted))
+        rows += [_row(lab["file"], lab["message_id"], s, int(_matches(s.text, quotes)), quoted)
+                 for s in a.sentences if not s.in_subject and len(s.text.split()) >= 3]
     return rows
 
 
 def judged_rows(db: sqlite_utils.Database, judged: list[dict]) -> list[Row]:
     """Return a row per judged sentence (people's verdicts on single sentences a model
-    scored: `bench/judge_sample.py`), its features read from its message as at tag time."""
-    catalog = load_catalog()
-    nlp = build_nlp(catalog)
+    scored: `bench/judge_sample.py`), its features read from its message as at tag time,
+    grouped by message in the order messages first appear."""
     by_mid: dict[str, list[dict]] = {}
     for j in judged:
         by_mid.setdefault(j["message_id"], []).append(j)
-    msgs = {r[0]: r for r in db.execute(
-        "SELECT message_id, subject_title, own_text, quoted_text, thread_id FROM messages WHERE message_id IN "
-        f"({','.join('?' * len(by_mid))})", list(by_mid))} if by_mid else {}
-    todo = [mid for mid in by_mid if mid in msgs]
-    analyses = analyze(nlp, [(mid, msgs[mid][1] or "", msgs[mid][2] or "") for mid in todo],
-                       every_sentence=True)
+    found = _sentences(db, list(by_mid))
     rows = []
-    for mid, a in zip(todo, analyses, strict=True):
+    for mid, items in by_mid.items():
+        if mid not in found:
+            continue
+        a, quoted, thread = found[mid]
         sents = {s.text: s for s in a.sentences if not s.in_subject}
-        quoted = quoted_context(msgs[mid][3], catalog)
-        for j in by_mid[mid]:
-            s = sents.get(j["sentence"])
-            if s is not None:
-                rows.append(Row(f"judged:{msgs[mid][4]}", mid, s.text, int(bool(j["concern"])),
-                                s.cues, s.question, bool(s.interfaces), quoted))
+        rows += [_row(f"judged:{thread}", mid, sents[j["sentence"]], int(bool(j["concern"])), quoted)
+                 for j in items if j["sentence"] in sents]
     return rows
 
 

@@ -32,6 +32,14 @@ def test_model_train_writes_a_classifier_and_a_fitted_combiner(tmp_path):
     assert set(textcat.get_pipe("textcat").labels) == {"CONCERN", "OTHER"}
 
 
+def test_a_broken_label_line_is_refused_in_one_line(tmp_path):
+    (tmp_path / "tuning-x.jsonl").write_text('{"message_id": "a@b", "file": "threads/x.mbox"\n')
+    res = CliRunner().invoke(cli, ["model", "train", "--labels", str(tmp_path), "--set", "tuning-x",
+                                   "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2
+    assert "tuning-x.jsonl:1: not a JSON label line" in res.output and "Traceback" not in res.output
+
+
 def test_training_refuses_the_frozen_test_set():
     res = CliRunner().invoke(cli, ["model", "train", "--set", "test"])
     assert res.exit_code == 2
