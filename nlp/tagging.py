@@ -61,20 +61,22 @@ def _init_worker(catalog_path, patterns_path) -> None:
 def _analyze_batch(batch: list[tuple]) -> list[tuple[Analysis, dict[str, str]]]:
     nlp = _worker_state["nlp"]
     catalog: Catalog = _worker_state["catalog"]
-    analyses = analyze(nlp, [(mid, title, own) for mid, title, own, _, _ in batch],
+    analyses = analyze(nlp, [(mid, title, own) for mid, title, own, *_ in batch],
                        every_sentence=True)
     out = [(a, diff_interfaces(catalog, paths, diff))
-           for a, (_, _, _, paths, diff) in zip(analyses, batch, strict=True)]
-    _score_sentences(out)
+           for a, (_, _, _, paths, diff, _) in zip(analyses, batch, strict=True)]
+    _score_sentences(out, [answers for *_, answers in batch])
     return out
 
 
-def _score_sentences(results: list[tuple[Analysis, dict[str, str]]]) -> None:
-    """Give the own-text sentences of messages that touch a catalog interface their
-    classifier probability; other messages cannot raise a concern about one."""
+def _score_sentences(results: list[tuple[Analysis, dict[str, str]]], answers: list[bool]) -> None:
+    """Give the own-text sentences of replies that touch a catalog interface their
+    classifier probability: only those can raise a concern about one (a patch posting or
+    a thread's first message raises none), so nothing else is worth the classifier."""
     if not COMBINER_PATH.exists():
         return
-    sents = [s for a, diff_ifaces in results if a.interfaces or diff_ifaces
+    sents = [s for (a, diff_ifaces), reply in zip(results, answers, strict=True)
+             if reply and (a.interfaces or diff_ifaces)
              for s in a.sentences if not s.in_subject and len(s.text.split()) >= 3]
     if not sents:
         return
@@ -90,7 +92,9 @@ def _batches(db: sqlite_utils.Database, version: str, redo: bool) -> Iterator[li
     last = 0
     while True:
         rows = db.conn.execute(
-            f"SELECT m.message_id, m.subject_title, m.own_text, m.has_diff, m.id FROM messages m "
+            # the last column: may it raise a concern (a reply, not a patch posting)?
+            f"SELECT m.message_id, m.subject_title, m.own_text, m.has_diff, m.id, "
+            f"m.is_reply = 1 OR (m.parent_id IS NOT NULL AND NOT m.is_patch) FROM messages m "
             f"WHERE m.id > :last {where} ORDER BY m.id LIMIT :n",
             {"v": version, "last": last, "n": BATCH}).fetchall()
         if not rows:
@@ -110,8 +114,8 @@ def _batches(db: sqlite_utils.Database, version: str, redo: bool) -> Iterator[li
                     f"SELECT message_id, diff FROM patches WHERE message_id IN "
                     f"({','.join('?' * len(diff_ids))})", diff_ids):
                 diffs[mid] = diff or ""
-        yield [(mid, subj or "", own or "", paths.get(mid, []), diffs.get(mid))
-               for mid, subj, own, _, _ in rows]
+        yield [(mid, subj or "", own or "", paths.get(mid, []), diffs.get(mid), bool(answers))
+               for mid, subj, own, _, _, answers in rows]
 
 
 def refresh_summaries(db: sqlite_utils.Database) -> None:
