@@ -215,7 +215,8 @@ def _register_commands() -> None:
     # Each edge module adds its own commands; cli.py stays the place options are shared.
     import importlib
 
-    for name in ("abiwatch.bot.cli_ops", "abiwatch.bot.cli_ask", "abiwatch.bot.cli_discord", "abiwatch.bot.cli_model"):
+    for name in ("abiwatch.bot.cli_ops", "abiwatch.bot.cli_ask", "abiwatch.bot.cli_discord", "abiwatch.bot.cli_model",
+                 "abiwatch.bot.cli_commits"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

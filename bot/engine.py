@@ -14,6 +14,7 @@ from typing import Any
 
 from abiwatch.bot.question import MAX_QUESTION, Question, parse_explicit, understand
 from abiwatch.db import answer_queries as aq
+from abiwatch.db import merge_queries as mq
 from abiwatch.db import open_db
 from abiwatch.db.queries import lore_url
 from abiwatch.nlp.catalog import Catalog, catalog_of, load_catalog
@@ -40,6 +41,7 @@ class ConcernItem:
     resolved_url: str | None
     patch_url: str | None
     stale: str | None = None   # why an open concern can no longer be answered
+    merge: dict | None = None  # for concerns merged over: the release, commit and date
 
 
 @dataclass
@@ -68,6 +70,7 @@ HELP = (
     "  thread MESSAGE-ID             the thread as a tree\n"
     "  search QUERY                  s:subject f:from b:body d:2007-01-01..2007-03-31 dfn:file\n"
     "  who PERSON                    what a person raised and whether it was resolved\n"
+    "  merged [INTERFACE]            concerns still open when their series was merged\n"
     "Add --unsure to unresolved, concerns and who to include concerns under the model's\n"
     "confidence threshold (kept, but not shown by default)."
 )
@@ -215,8 +218,14 @@ class Engine:
         s = aq.interface_summary(db, q.interface)
         open_rows = aq.concerns(db, interface=q.interface, status="open", limit=5)
         s["open_concerns"] = [asdict(_concern_item(r)) for r in open_rows]
+        outcomes = mq.series_outcomes(db, [ser["id"] for ser in s["series"]])
+        merged_open = mq.merged_open_counts(db, q.interface)
         for ser in s["series"]:
             ser["url"] = lore_url(ser["id"])
+            ser["outcome"] = outcomes.get(ser["id"])
+            if ser["outcome"]:
+                ser["outcome"]["open_at_merge"] = merged_open.get(ser["id"], 0)
+        s["merged_open"] = sum(merged_open.values())
         note = None if s["messages"] else f"no message in the archive discusses {q.interface}"
         return Answer("interface", q.describe(), s["series"], s, note, f"{q.interface}: summary")
 
@@ -233,17 +242,46 @@ class Engine:
             return Answer("patch", q.describe(), note="no patch matches", title="Patch")
         top = rows[0]
         versions = aq.series_versions(db, top["series_key"]) if top["series_key"] else []
+        series_ids = [v["id"] for v in versions] or [top["series_id"]]
+        outcomes = mq.series_outcomes(db, [s for s in series_ids if s])
+        merged_open = mq.merged_open_counts(db)
         for v in versions:
             v["url"] = lore_url(v["cover_message_id"] or v["id"])
-        series_ids = [v["id"] for v in versions] or [top["series_id"]]
+            v["outcome"] = outcomes.get(v["id"])
+            if v["outcome"]:
+                v["outcome"]["open_at_merge"] = merged_open.get(v["id"], 0)
         trailers = aq.series_trailers(db, [s for s in series_ids if s])
         for t in trailers:
             t["url"] = lore_url(t["message_id"])
         concerns = [_concern_item(r) for r in aq.concerns(db, series_ids=[s for s in series_ids if s])]
         summary = {"patch": {**top, "url": lore_url(top["message_id"])}, "versions": versions,
+                   "trees_read": mq.trees_read(db),
                    "trailers": trailers, "other_matches": [
                        {"title": r["title"], "url": lore_url(r["message_id"])} for r in rows[1:]]}
         return Answer("patch", q.describe(), concerns, summary, None, top["title"] or "Patch")
+
+    def _merged(self, db, q: Question) -> Answer:
+        err = self._check_interface(db, q)
+        if err:
+            return Answer("merged", q.describe(), note=err, title="Unknown interface")
+        title = ("Merged with concerns still open" + (f": {q.interface}" if q.interface else
+                                                      ", all interfaces"))
+        if not mq.trees_read(db):
+            return Answer("merged", q.describe(), title=title, note=(
+                "no kernel git tree has been read, so nothing is known to be merged: run "
+                "`abiwatch commits PATH-TO-LINUX-CLONE` first"))
+        items = []
+        for r in mq.merged_open_concerns(db, q.interface):
+            item = _concern_item(r)
+            item.merge = {"release": r["release"], "commit": r["merge_commit"],
+                          "date": r["merged_date"], "title": r["merged_title"],
+                          "version": r["merged_version"], "parts": r["parts"],
+                          "merged_parts": r["merged_parts"],
+                          "url": lore_url(r["merged_series_id"])}
+            items.append(item)
+        note = None if items else ("no concern was still open when its series was merged"
+                                   + (f" ({q.interface})" if q.interface else ""))
+        return Answer("merged", q.describe(), items, {"count": len(items)}, note, title)
 
     def _thread(self, db, q: Question) -> Answer:
         if not q.message_id:

@@ -17,7 +17,8 @@ from dateutil import parser as dateparser
 
 from abiwatch.nlp.catalog import Catalog
 
-INTENTS = ("unresolved", "concerns", "interface", "patch", "thread", "search", "who", "help")
+INTENTS = ("unresolved", "concerns", "interface", "patch", "thread", "search", "who", "merged",
+           "help")
 MAX_QUESTION = 1000
 _MSGID = re.compile(r"<?([\w.+=%$#!&'*/?^`{|}~-]+@[\w.-]+\.?[\w-]*)>?")
 _MONTHS = ("january february march april may june july august september october november "
@@ -28,6 +29,11 @@ _ISO_RE = re.compile(r"\b((?:19|20)\d{2}-\d{2}-\d{2})\b")
 _SINCE_RE = re.compile(r"\b(?:since|after|from)\s+((?:19|20)\d{2}(?:-\d{2}(?:-\d{2})?)?)\b", re.I)
 _OPEN_WORDS = re.compile(r"\b(open|unresolved|still open|outstanding|pending|unanswered|not resolved|"
                          r"remain|remaining)\b", re.I)
+_MERGED_WORDS = re.compile(r"^(?:(?:with|over|despite|the|still|open|unresolved|concerns?|"
+                           r"objections?|about|for)\s+)*", re.I)
+# "which concerns were merged over?", "merged with open concerns", "merged despite objections"
+_MERGED_QUESTION = re.compile(r"\bmerged\b.*\b(?:over|despite|with|still|open|concerns?|"
+                              r"objections?|unresolved)\b|\b(?:concerns?|objections?)\b.*\bmerged\b")
 _RESOLVED_WORDS = re.compile(r"\b(resolved|answered|addressed|closed|fixed|settled)\b", re.I)
 _STOP = set("""a an the of in on to for about with by from and or is are was were be been what which who
 whom whose show me list tell give find did does do any all still open resolved unresolved concerns concern
@@ -57,7 +63,7 @@ class Question:
     def describe(self) -> str:
         """Return how the question was understood, as an explicit command a user can type."""
         parts = [self.intent]
-        if self.intent in ("unresolved", "concerns", "interface") and self.interface:
+        if self.intent in ("unresolved", "concerns", "interface", "merged") and self.interface:
             parts.append(self.interface)
         if self.intent in ("patch", "search") and self.query:
             parts.append(shlex.quote(self.query))
@@ -157,6 +163,11 @@ def parse_explicit(text: str, catalog: Catalog) -> Question | None:
             q.interface = catalog.resolve(arg) or arg
         if intent == "unresolved":
             q.status = "open"
+    elif intent == "merged":
+        # "merged with open concerns paravirt_ops", "merged over VMI": the words before the name
+        arg = _MERGED_WORDS.sub("", arg).strip()
+        if arg:
+            q.interface = catalog.resolve(arg) or arg
     elif intent in ("patch", "search"):
         q.query = arg or None
         m = _MSGID.fullmatch(arg) if intent == "patch" else None
@@ -181,6 +192,9 @@ def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Questio
     m = _MSGID.search(text)
     if ("thread" in low or "tree" in low) and m:
         q.intent, q.message_id = "thread", m.group(1)
+        return q
+    if _MERGED_QUESTION.search(low):
+        q.intent = "merged"
         return q
     person = _person_in(text)
     if _RESOLVED_WORDS.search(text) and not re.search(r"\bnot\s+(resolved|answered|addressed)", low):

@@ -35,6 +35,31 @@ def _cut_lines(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def outcome_phrase(o: dict | None) -> str:
+    """Return what became of a posting: "merged in v6.8-rc1 as 94d4a32d9648 (3 of 4 parts,
+    2023-12-01; 1 concern still open at merge)", "superseded", "open"..."""
+    if not o:
+        return ""
+    if o["state"] not in ("merged", "partial"):
+        return {"superseded": "superseded", "abandoned": "abandoned (unmerged, quiet)",
+                "open": "not merged yet"}.get(o["state"], o["state"])
+    where = f" in {o['release']}" if o.get("release") else ""
+    parts = (f"{o['merged_parts']} of {o['parts']} parts, " if o["state"] == "partial" else "")
+    tail = f"{parts}{_day(o['merged_date'])}"
+    n = o.get("open_at_merge") or 0
+    if n:
+        tail += f"; {n} concern{'s' if n != 1 else ''} still open at merge"
+    return f"merged{where} as {(o['first_commit'] or '')[:12]} ({tail})"
+
+
+def merge_line(c: ConcernItem) -> str:
+    """Return the line saying when and as what the code a concern was about went in."""
+    m = c.merge or {}
+    where = f" in {m['release']}" if m.get("release") else ""
+    return (f"merged{where} as {(m.get('commit') or '')[:12]} on {_day(m.get('date'))} "
+            f"(v{m.get('version')}) with this still open: {m.get('url')}")
+
+
 def concern_lines(c: ConcernItem, width: int = 100) -> list[str]:
     """Return the terminal lines for one concern."""
     head = f"[{c.status}] {c.interface} · {c.kind} · {c.author or '?'} · {_day(c.date)}"
@@ -47,6 +72,8 @@ def concern_lines(c: ConcernItem, width: int = 100) -> list[str]:
         out.append(f"    resolved: {c.resolution}  {c.resolved_url}")
     if c.stale:
         out.append(f"    stale, can no longer be answered ({c.stale})")
+    if c.merge:
+        out.append(f"    {merge_line(c)}")
     return out
 
 
@@ -61,9 +88,14 @@ def to_text(a: Answer, width: int = 100) -> str:
         p = a.summary["patch"]
         out.append(f"{p['url']}  by {p['from_name']}  {_day(p['date'])}")
         if a.summary["versions"]:
-            out.append("versions: " + " -> ".join(
-                f"v{v['version']}{' RFC' if v['is_rfc'] else ''} ({_day(v['first_date'])}) {v['url']}"
-                for v in a.summary["versions"]))
+            out.append("versions:")
+            for v in a.summary["versions"]:
+                outcome = outcome_phrase(v.get("outcome"))
+                out.append(f"  v{v['version']}{' RFC' if v['is_rfc'] else ''} "
+                           f"({_day(v['first_date'])}) {v['url']}" + (f"  {outcome}" if outcome else ""))
+            if not a.summary.get("trees_read"):
+                out.append("  (whether it was merged is unknown: no kernel tree read, see "
+                           "`abiwatch commits`)")
         for t in a.summary["trailers"]:
             out.append(f"  {t['name']}: {t['person_name'] or t['person_addr']}  {t['url']}")
         if a.items:
@@ -78,8 +110,10 @@ def to_text(a: Answer, width: int = 100) -> str:
         if s["series"]:
             out.append("series:")
             for ser in s["series"]:
+                outcome = outcome_phrase(ser.get("outcome"))
                 out.append(f"  v{ser['version']}{' RFC' if ser['is_rfc'] else ''} {_cut(ser['title'], 60)} "
-                           f"· {ser['author_name']} · {_day(ser['first_date'])}  {ser['url']}")
+                           f"· {ser['author_name']} · {_day(ser['first_date'])}  {ser['url']}"
+                           + (f"\n      {outcome}" if outcome else ""))
         if s["open_concerns"]:
             out.append("newest open concerns:")
             for c in s["open_concerns"]:
@@ -134,6 +168,8 @@ def _field_for(item: Any, intent: str) -> tuple[str, str]:
             parts[-1] += f" · [resolved]({item.resolved_url})"
         if item.stale:
             parts.append(f"stale: {item.stale}")
+        if item.merge:
+            parts.append(merge_line(item))
         return name, _cut_lines("\n".join(parts), FIELD_VALUE)
     if intent == "thread":
         label = "(not in the archive)" if item["missing"] else \
@@ -145,7 +181,9 @@ def _field_for(item: Any, intent: str) -> tuple[str, str]:
             _cut_lines(f"{_cut(item['subject'] or '', 200)}\n[message]({item['url']})", FIELD_VALUE)
     if intent == "interface":
         return _cut(f"v{item['version']} {item['title']}", FIELD_NAME), \
-            _cut_lines(f"{item['author_name']} · {_day(item['first_date'])}\n[cover]({item['url']})", FIELD_VALUE)
+            _cut_lines(f"{item['author_name']} · {_day(item['first_date'])}\n[cover]({item['url']})"
+                       + (f"\n{outcome_phrase(item.get('outcome'))}" if item.get("outcome") else ""),
+                       FIELD_VALUE)
     return "item", _cut(json.dumps(_plain(item), default=str), FIELD_VALUE)
 
 
@@ -159,6 +197,9 @@ def to_embeds(a: Answer) -> list[dict]:
                        f"{c.get('resolved', 0)} resolved concerns\n" + description)
     if a.intent == "patch" and a.summary:
         versions = " → ".join(f"[v{v['version']}]({v['url']})" for v in a.summary["versions"])
+        latest = a.summary["versions"][-1].get("outcome") if a.summary["versions"] else None
+        if latest:
+            versions += f"\nlatest: {outcome_phrase(latest)}"
         acks = ", ".join(f"{t['name']} {t['person_name'] or t['person_addr']}" for t in a.summary["trailers"])
         description = f"[posting]({a.summary['patch']['url']}) {versions}\n{acks}\n{description}"
     pages: list[dict] = []

@@ -15,12 +15,14 @@ CONCERN_COLUMNS = (
     "c.rule_id, c.stale, COALESCE(p.title, pm.subject) AS patch_title, m.subject, r.from_name AS resolver, "
     "r.date AS resolved_date"
 )
-_CONCERN_FROM = (
-    "FROM concerns c JOIN messages m ON m.message_id = c.message_id "
+# What CONCERN_COLUMNS needs joined to `concerns c`.
+CONCERN_JOINS = (
+    "JOIN messages m ON m.message_id = c.message_id "
     "LEFT JOIN patches p ON p.message_id = c.patch_message_id "
     "LEFT JOIN messages pm ON pm.message_id = c.patch_message_id "
     "LEFT JOIN messages r ON r.message_id = c.resolved_by"
 )
+_CONCERN_FROM = "FROM concerns c " + CONCERN_JOINS
 
 
 def _concern_filters(interface, status, person_addrs, since, until, series_ids,

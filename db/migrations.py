@@ -492,6 +492,102 @@ M016_STALE_CONFIDENT = """
         DELETE FROM tagged_messages;
 """
 
+# Commits of a kernel git tree and the postings they carry, so answers can say
+# whether a series was merged and which concerns were still open when it was.
+# `patch_commits` keeps every match with how it was made (link, patch-id,
+# subject); `series_state` is recomputed from them after every read.
+M017_COMMITS = """
+        CREATE TABLE git_trees (
+            path TEXT PRIMARY KEY,
+            ref TEXT NOT NULL,
+            paths TEXT NOT NULL DEFAULT '[]',
+            last_commit TEXT,
+            newest_date TEXT,
+            commits INTEGER NOT NULL DEFAULT 0,
+            read_at TEXT
+        );
+        CREATE TABLE commits (
+            sha TEXT PRIMARY KEY,
+            tree TEXT NOT NULL,
+            author_name TEXT,
+            author_addr TEXT,
+            author_date TEXT,
+            committer_date TEXT,
+            subject TEXT NOT NULL,
+            norm_subject TEXT NOT NULL,
+            patch_id TEXT,
+            release TEXT
+        );
+        CREATE INDEX commits_norm_subject ON commits(norm_subject);
+        CREATE INDEX commits_patch_id ON commits(patch_id) WHERE patch_id IS NOT NULL;
+        CREATE TABLE commit_trailers (
+            sha TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            message_id TEXT,
+            PRIMARY KEY (sha, name, value)
+        ) WITHOUT ROWID;
+        CREATE INDEX commit_trailers_message ON commit_trailers(message_id)
+            WHERE message_id IS NOT NULL;
+        CREATE TABLE commit_files (
+            sha TEXT NOT NULL,
+            path TEXT NOT NULL,
+            PRIMARY KEY (sha, path)
+        ) WITHOUT ROWID;
+        CREATE TABLE posted_patch_ids (
+            message_id TEXT PRIMARY KEY,
+            patch_id TEXT
+        );
+        CREATE INDEX posted_patch_ids_id ON posted_patch_ids(patch_id) WHERE patch_id IS NOT NULL;
+        CREATE TABLE patch_commits (
+            message_id TEXT NOT NULL,
+            sha TEXT NOT NULL,
+            method TEXT NOT NULL,
+            PRIMARY KEY (message_id, sha)
+        ) WITHOUT ROWID;
+        CREATE INDEX patch_commits_sha ON patch_commits(sha);
+        CREATE TABLE series_state (
+            series_id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            merged_parts INTEGER NOT NULL DEFAULT 0,
+            parts INTEGER NOT NULL DEFAULT 0,
+            merged_date TEXT,
+            first_commit TEXT,
+            release TEXT,
+            superseded_by TEXT,
+            merged_series_id TEXT,
+            chain_merged_date TEXT
+        );
+        CREATE VIEW merged_open_concerns AS
+            SELECT o.id AS concern_id, o.interface, o.text, o.author_name, o.date AS raised,
+                   o.message_id,
+                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(o.message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url,
+                   o.series_id, o.merged_series_id, o.merged_date,
+                   COALESCE(o.carried_by, ms.first_commit) AS commit_sha,
+                   COALESCE(cm.release, ms.release) AS release, o.status, o.resolved_by
+            FROM (
+                SELECT c.*, s.merged_series_id, s.chain_merged_date AS merged_date,
+                       (SELECT pc.sha FROM messages pm
+                        JOIN messages mm ON mm.norm_subject = pm.norm_subject
+                        JOIN patches mp ON mp.message_id = mm.message_id
+                         AND mp.series_id = s.merged_series_id
+                        JOIN patch_commits pc ON pc.message_id = mp.message_id
+                        WHERE pm.message_id = c.patch_message_id LIMIT 1) AS carried_by,
+                       (SELECT kind FROM patches WHERE message_id = c.patch_message_id) AS patch_kind
+                FROM concerns c
+                JOIN series_state s ON s.series_id = c.series_id
+                LEFT JOIN messages r ON r.message_id = c.resolved_by
+                WHERE c.confident = 1 AND s.chain_merged_date IS NOT NULL
+                  AND c.date <= s.chain_merged_date
+                  AND (c.status = 'open' OR r.date > s.chain_merged_date)
+            ) o
+            JOIN series_state ms ON ms.series_id = o.merged_series_id
+            LEFT JOIN commits cm ON cm.sha = o.carried_by
+            -- a concern about a patch dropped before the merge went with it
+            WHERE o.patch_message_id IS NULL OR o.patch_kind = 'cover' OR o.carried_by IS NOT NULL
+            ORDER BY o.date;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -510,6 +606,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("014_subject_order", M014_SUBJECT_ORDER),
     ("015_model_score", M015_MODEL_SCORE),
     ("016_stale_confident", M016_STALE_CONFIDENT),
+    ("017_commits", M017_COMMITS),
 ]
 
 

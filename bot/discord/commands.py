@@ -229,6 +229,16 @@ def add_commands(tree: app_commands.CommandTree, service: AnswerService) -> None
         await run(interaction, Question("who", raw=f"/who {person}", person=person, unsure=unsure),
                   public)
 
+    @tree.command(name="merged", description="Concerns still open when their series was merged")
+    @app_commands.describe(interface="Interface (leave empty for all)", public=PUBLIC)
+    @app_commands.autocomplete(interface=complete_interface)
+    @cooldown
+    async def merged(interaction: discord.Interaction, interface: str | None = None,
+                     public: bool = False) -> None:
+        q = Question("merged", raw=f"/merged {interface or ''}".strip(),
+                     interface=interface_name(interface) if interface else None)
+        await run(interaction, q, public)
+
     @tree.command(name="ask", description="Ask in plain words, e.g. which concerns about VMI are still open?")
     @app_commands.describe(question="Your question", public=PUBLIC)
     @cooldown

@@ -137,8 +137,8 @@ def test_sync_pushes_the_command_schema(fake, lkml_db):
     assert TOKEN not in result.output
     schema = {c["name"]: c for c in fake.commands[fd.GUILD_ID]}
     assert set(schema) == {"unresolved", "concerns", "interface", "patch", "thread", "search",
-                           "who", "ask"}
-    assert "synced 8 commands to server" in result.output
+                           "who", "merged", "ask"}
+    assert "synced 9 commands to server" in result.output
     put = [r for r in fake.requests if r.method == "PUT"]
     assert [r.path for r in put] == [f"/api/v10/applications/{fd.APP_ID}/guilds/{fd.GUILD_ID}/commands"]
 
@@ -157,6 +157,8 @@ def test_sync_pushes_the_command_schema(fake, lkml_db):
     assert options("concerns")["by"]["autocomplete"] is True
     assert options("concerns")["since"]["type"] == 3
     assert options("interface")["name"]["autocomplete"] is True
+    assert options("merged")["interface"]["autocomplete"] is True
+    assert options("merged")["interface"]["required"] is False
     assert options("who")["person"]["autocomplete"] is True
     for name, opt in (("patch", "query"), ("search", "query"), ("thread", "message_id"),
                       ("ask", "question")):
@@ -246,6 +248,32 @@ def test_public_option_posts_for_everyone(fake, lkml_db):
     assert not (seen["defer"].get("data") or {}).get("flags", 0) & fd.EPHEMERAL
     assert not seen["reply"]["flags"] & fd.EPHEMERAL
     assert seen["reply"]["embeds"][0]["title"] == "VMI: summary"
+
+
+@pytest.fixture(scope="module")
+def merged_db(tmp_path_factory) -> Path:
+    """Return a database of four real paravirt threads and a tree in which two were merged."""
+    import kernel_tree as kt
+
+    virt = SHARED / "lfdr-virtualization-list"
+    assert virt.is_dir(), f"shared corpus missing at {virt} (set ABIWATCH_SHARED_DATA)"
+    base = tmp_path_factory.mktemp("merged")
+    return kt.merged_database(base / "abiwatch.db", virt, base / "linux")
+
+
+def test_merged_command_lists_concerns_open_at_merge_with_the_release(fake, merged_db):
+    seen = {}
+
+    async def scenario(client):
+        asked = await fake.slash("merged", {"interface": "pv_ops"})
+        seen["reply"] = (await fake.wait_for_reply(asked))["embeds"][0]
+
+    with_bot(fake, merged_db, scenario)
+    embed = seen["reply"]
+    assert embed["title"] == "Merged with concerns still open: paravirt_ops"
+    assert [f["value"].count("https://lore.kernel.org/r/ZS%2FC1HS%2FEEXTtVji@gmail.com")
+            for f in embed["fields"]] == [1]
+    assert "merged in v6.8-rc1 as " in embed["fields"][0]["value"]
 
 
 def test_each_intent_answers_through_its_command(fake, lkml_db):
