@@ -95,6 +95,8 @@ def collect(db: sqlite_utils.Database, start: date, end: date,
         sections.setdefault(name, Section(name)).open_total = n
     for x in q.new_series(db, a, b, ifs):
         sections.setdefault(x["interface"], Section(x["interface"])).series.append(x)
+    for x in q.series_merged(db, a, b, ifs):
+        sections.setdefault(x["interface"], Section(x["interface"])).merged.append(x)
     for t in q.notable_trailers(db, a, b, ifs, s.maintainers):
         sections.setdefault(t["interface"], Section(t["interface"])).trailers.append(t)
     return DigestContent(period_label(start, end), start, end, ifs, list(sections.values()))

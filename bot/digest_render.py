@@ -25,12 +25,13 @@ class Section:
     still_open: list[dict] = field(default_factory=list)
     open_total: int = 0  # still open from before the period, before the display limit
     series: list[dict] = field(default_factory=list)
+    merged: list[dict] = field(default_factory=list)  # versions merged in the period
     trailers: list[dict] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
         """Return True when something new happened to the interface in the period."""
-        return bool(self.raised or self.resolved or self.series or self.trailers)
+        return bool(self.raised or self.resolved or self.series or self.merged or self.trailers)
 
 
 @dataclass
@@ -103,6 +104,16 @@ def _series_note(s: dict) -> str:
     return "new series"
 
 
+def _merged_note(x: dict) -> str:
+    """Return "merged in v6.8-rc1 as a0905d5fa8e2 (3 of 4 parts; 1 concern still open at merge)"."""
+    where = f" in {x['release']}" if x["release"] else ""
+    details = [f"{x['merged_parts']} of {x['parts']} parts"] if x["state"] == "partial" else []
+    n = x["open_at_merge"]
+    details.append(f"{n} concern{'s' if n != 1 else ''} still open at merge" if n
+                   else "no concern open at merge")
+    return f"merged{where} as {(x['first_commit'] or '')[:12]} ({'; '.join(details)})"
+
+
 def _trailer_line(t: dict) -> str:
     kind = "NAK" if t["name"] in ("NAK", "Nacked-by") else t["name"]
     who = _who(t["person_name"], t["person_addr"])
@@ -118,7 +129,7 @@ def summary_line(d: DigestContent) -> str:
                 f"raised or resolved, no new series, no NAKs or maintainer acks{still}.")
     return (f"{d.total('raised')} concerns raised, {d.total('resolved')} resolved, "
             f"{d.open_total} still open from earlier weeks, {d.total('series')} new series or "
-            f"versions, {d.total('trailers')} NAKs or maintainer acks.")
+            f"versions, {d.total('merged')} merged, {d.total('trailers')} NAKs or maintainer acks.")
 
 
 def subject(d: DigestContent, prefix: str) -> str:
@@ -177,6 +188,13 @@ def _text_items(d: DigestContent, s: Section) -> list[str]:
             out.append(f"      {lore_link(x['link_id'])}")
             if x["supersedes"]:
                 out.append(f"      previous: {lore_link(x['supersedes'])}")
+    if s.merged:
+        head("Merged", s.merged)
+        for x in s.merged:
+            out.append(f"  {_series_name(x)}")
+            out += _wrap(f"by {_who(x['author_name'], x['author_addr'])}; {_merged_note(x)}, "
+                         f"{_day(x['merged_date'])}")
+            out.append(f"      {lore_link(x['link_id'])}")
     if s.trailers:
         head("NAKs and maintainer acks", s.trailers)
         for t in s.trailers:
@@ -261,6 +279,11 @@ def _html_items(d: DigestContent, s: Section) -> list[str]:
             f"{_e(_series_note(x))}"
             + (f" ({_a(x['supersedes'], 'previous version')})" if x["supersedes"] else "")
             + f"<br>{_a(x['link_id'])}" for x in s.series])
+    if s.merged:
+        block("Merged", len(s.merged), [
+            f"{_a(x['link_id'], _series_name(x))} by "
+            f"{_e(_who(x['author_name'], x['author_addr']))}; {_e(_merged_note(x))}, "
+            f"{_e(_day(x['merged_date']))}<br>{_a(x['link_id'])}" for x in s.merged])
     if s.trailers:
         block("NAKs and maintainer acks", len(s.trailers), [
             f"{_e(_trailer_line(t))}"

@@ -109,6 +109,26 @@ def new_series(db: sqlite_utils.Database, start: str, end: str,
                   {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
 
+def series_merged(db: sqlite_utils.Database, start: str, end: str,
+                  interfaces: Sequence[str] | None) -> list[dict]:
+    """Return series versions merged in the period (their first merged commit's date), one
+    row per interface, with the concerns still open when they went in."""
+    return rows_as_dicts(db, """
+        SELECT DISTINCT s.id, s.title, s.version, s.is_rfc, s.author_name, s.author_addr,
+               COALESCE(s.cover_message_id, s.id) AS link_id, st.state, st.merged_parts,
+               st.parts, st.merged_date, st.first_commit, st.release, mi.interface,
+               (SELECT COUNT(*) FROM merged_open_concerns mo WHERE mo.merged_series_id = s.id
+                  AND mo.interface = mi.interface) AS open_at_merge
+        FROM series_state st
+        JOIN series s ON s.id = st.series_id
+        CROSS JOIN patches p ON p.series_id = s.id
+        CROSS JOIN message_interfaces mi ON mi.message_id = p.message_id
+        WHERE st.state IN ('merged', 'partial')
+          AND st.merged_date >= :start AND st.merged_date < :end AND """
+                  + _IN_IFS.format(col="mi.interface") + " ORDER BY st.merged_date, s.id",
+                  {"start": start, "end": end, "ifs": _ifs(interfaces)})
+
+
 def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
                      interfaces: Sequence[str] | None,
                      maintainers: Sequence[str] = ()) -> list[dict]:

@@ -129,3 +129,15 @@ def test_commits_command_refuses_a_folder_that_is_not_a_tree_in_one_line(unmerge
     assert result.output.strip().splitlines() == [
         f"Error: {tmp_path.resolve()} is not a git repository: give a kernel clone "
         "(e.g. made with `git clone --bare`)"]
+
+
+def test_the_digest_of_the_merge_week_says_what_went_in_with_concerns_still_open(merged_db):
+    result = CliRunner().invoke(cli, ["--db", str(merged_db), "digest", "--since", "2023-11-27",
+                                      "--dry-run", "--to", "maintainer@example.org"])
+    assert result.exit_code == 0, result.output
+    # sections are headed by the interface's name between two rules of '='
+    paravirt = result.output.split("paravirt_ops\n", 1)[1].split("\n", 1)[1].split("=" * 20, 1)[0]
+    block = paravirt.split("Merged (1)\n", 1)[1]
+    assert block.splitlines()[0] == "  x86/paravirt: Get rid of paravirt patching (v2)"
+    assert "merged in v6.8-rc1 as " in block and "(3 of 4 parts; 1\n      concern still open at merge), 2023-12-01" in block
+    assert f"https://lore.kernel.org/r/{kt.GET_RID_V2}" in block
