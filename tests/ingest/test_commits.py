@@ -165,3 +165,14 @@ def test_a_folder_that_is_not_a_git_tree_is_refused_in_one_line(db, tmp_path):
     with pytest.raises(GitError, match="not a git repository"):
         read_tree(db, tmp_path, progress=False)
 
+
+
+def test_a_link_to_the_cover_letter_matches_the_part_of_the_same_subject(db, tmp_path):
+    repo = kt.new_tree(tmp_path / "tip")
+    sha = kt.commit(repo, subject="x86: add new features for paravirt patching", author=kt.JUERGEN,
+                    author_date="2021-03-11T14:23:13Z", commit_date="2021-03-15T08:00:00Z",
+                    trailers=[f"Link: https://lore.kernel.org/r/{kt.CLEANUP_V7}"])
+    read_tree(db, repo, progress=False)
+    part8 = db.conn.execute("SELECT message_id FROM patches WHERE series_id = ? AND part = 8",
+                            [kt.CLEANUP_V7]).fetchone()[0]
+    assert _matches(db) == {part8: (sha, "link")}
