@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -75,61 +74,80 @@ def build_history(repo: Path, n: int) -> float:
     return time.perf_counter() - started
 
 
-def timed(argv: list[str], **kw) -> tuple[float, float, subprocess.CompletedProcess]:
-    """Return (seconds, peak RSS MB of the children, result) of running argv."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def timed(argv: list[str], **kw) -> tuple[float, subprocess.CompletedProcess]:
+    """Return (seconds, result) of running argv."""
     started = time.perf_counter()
     out = subprocess.run(argv, capture_output=True, text=True, **kw)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if out.returncode != 0:
         raise SystemExit(f"{argv[:3]} failed: {out.stderr.strip()[-500:]}")
-    return seconds, max(peak, before) / 1024, out
+    return seconds, out
+
+
+def read_in_child(db: Path, repo: Path, patch_ids: bool) -> tuple[float, dict]:
+    """Run read_tree in a fresh process; return (seconds, its report): peak RSS of the
+    Python process itself and of the largest git process it ran, apart."""
+    code = ("import json, resource, sys; from abiwatch.db import open_db; "
+            "from abiwatch.ingest.git_tree import read_tree; "
+            "st = read_tree(open_db(sys.argv[1]), sys.argv[2], patch_ids=sys.argv[3] == '1', "
+            "progress=False); "
+            "print(json.dumps({'read': st.read, 'python_mb': resource.getrusage("
+            "resource.RUSAGE_SELF).ru_maxrss / 1024, 'git_mb': resource.getrusage("
+            "resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))")
+    secs, out = timed([sys.executable, "-c", code, str(db), str(repo), "1" if patch_ids else "0"])
+    import json
+
+    return secs, json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--commits", type=int, default=100_000)
     ap.add_argument("--patch-ids", action="store_true", help="also time --patch-ids")
-    ap.add_argument("--keep", type=Path, help="build the history here and keep it")
+    ap.add_argument("--keep", type=Path,
+                    help="build the history here and keep it (a history already there is reused)")
     args = ap.parse_args()
     from abiwatch.ingest.commits import _FORMAT
 
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         repo = work / "linux.git"
-        built = build_history(repo, args.commits)
+        if repo.exists():
+            print(f"history: reusing {repo}")
+        else:
+            built = build_history(repo, args.commits)
+            print(f"history: {args.commits:,} commits built with git fast-import in {built:.1f}s")
+        n = int(subprocess.run(["git", "-C", str(repo), "rev-list", "--count", "HEAD"],
+                               capture_output=True, text=True, check=True).stdout)
         pack = sum(f.stat().st_size for f in repo.rglob("*") if f.is_file()) / 1e6
-        print(f"history: {args.commits:,} commits built with git fast-import in {built:.1f}s "
-              f"({pack:.0f} MB of git objects)")
+        print(f"         {n:,} commits, {pack:.0f} MB of git objects")
 
-        floor, floor_mb, _ = timed(["sh", "-c", f"git -C {repo} log --no-merges --no-renames "
-                                    f"--format='{_FORMAT}' --name-only > /dev/null"])
-        print(f"floor   git log --name-only > /dev/null: {floor:6.1f}s  "
-              f"{args.commits / floor:9,.0f} commits/s")
+        floor, _ = timed(["sh", "-c", f"git -C {repo} log --no-merges --no-renames "
+                          f"--format='{_FORMAT}' --name-only > /dev/null"])
+        print(f"floor   git log --name-only > /dev/null: {floor:6.1f}s  {n / floor:9,.0f} commits/s")
 
         db = work / "bench.db"
-        secs, peak, out = timed([sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db), "commits",
-                                 str(repo), "--no-progress"])
+        db.unlink(missing_ok=True)
+        secs, rep = read_in_child(db, repo, False)
         size = db.stat().st_size / 1e6
-        print(f"abiwatch commits:                     {secs:6.1f}s  {args.commits / secs:9,.0f} "
-              f"commits/s  {secs / floor:.2f}x the floor; peak RSS {peak:.0f} MB; database "
-              f"{size:.0f} MB ({size / args.commits * 1e5:.0f} MB per 100k commits)")
-        print("   " + out.stdout.strip().splitlines()[0])
-        again, _, out = timed([sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db), "commits",
-                               str(repo), "--no-progress"])
+        print(f"abiwatch commits:                     {secs:6.1f}s  {n / secs:9,.0f} commits/s  "
+              f"{secs / floor:.2f}x the floor; peak RSS: Python {rep['python_mb']:.0f} MB, "
+              f"git {rep['git_mb']:.0f} MB; database {size:.0f} MB "
+              f"({size / n * 1e5:.0f} MB per 100k commits)")
+        again, _ = read_in_child(db, repo, False)
         print(f"second read (nothing new):            {again:6.1f}s")
 
         if args.patch_ids:
-            pfloor, _, _ = timed(["sh", "-c", f"git -C {repo} log --no-merges --no-renames -p "
-                                  f"--full-diff --format='commit %H' | git patch-id --stable > /dev/null"])
+            pfloor, _ = timed(["sh", "-c", f"git -C {repo} log --no-merges --no-renames -p "
+                               "--full-diff --format='commit %H' | git patch-id --stable > /dev/null"])
             print(f"floor   git log -p | git patch-id:    {pfloor:6.1f}s")
             db2 = work / "bench-ids.db"
-            secs, peak, _ = timed([sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db2),
-                                   "commits", str(repo), "--patch-ids", "--no-progress"])
-            print(f"abiwatch commits --patch-ids:         {secs:6.1f}s  {args.commits / secs:9,.0f} "
-                  f"commits/s  {secs / (floor + pfloor):.2f}x both floors; peak RSS {peak:.0f} MB")
-
+            db2.unlink(missing_ok=True)
+            secs, rep = read_in_child(db2, repo, True)
+            print(f"abiwatch commits --patch-ids:         {secs:6.1f}s  {n / secs:9,.0f} commits/s  "
+                  f"{secs / (floor + pfloor):.2f}x both floors; peak RSS: Python "
+                  f"{rep['python_mb']:.0f} MB, git {rep['git_mb']:.0f} MB")
 
 if __name__ == "__main__":
     main()
