@@ -293,3 +293,34 @@ def test_a_mail_command_waits_until_its_concern_is_tagged_and_a_broken_config_de
     assert sql(db, "SELECT author_id, applied FROM corrections ORDER BY id") == [
         ("jgross@suse.com", 0), ("riel@redhat.com", 1), ("someone@example.org", 0)]
     assert "waiting:" not in run(db, "corrections", "list")
+
+
+# --- training ----------------------------------------------------------------------------
+
+
+def test_model_train_with_corrections_hands_the_trainer_people_s_verdicts_and_their_mail(
+        db, tmp_path, monkeypatch):
+    # The spaCy training itself is slow and tested in tests/nlp/test_model.py; here the
+    # command's part: which labels reach the trainer, with their mail in its database.
+    import abiwatch.nlp.training as training
+
+    seen: list[dict] = []
+
+    def fake_train(train_db, labels, out, *, judged, held_out_subjects, corrections):
+        seen.append({"corrections": corrections, "held_out": held_out_subjects, "mail": {
+            r[0] for r in train_db.execute("SELECT message_id FROM messages")}})
+        return {"trained": True}
+
+    monkeypatch.setattr(training, "train", fake_train)
+    run(db, "correct", str(concern_id(db, RIK)), "not-a-concern")
+    run(db, "correct", str(concern_id(db, ARJAN)), "reopen")
+    [(rik_text,), (arjan_text,)] = sql(db, "SELECT text FROM concerns WHERE message_id IN (?, ?) "
+                                           "ORDER BY message_id = ?", [RIK, ARJAN, ARJAN])
+    for flag in ([], ["--with-corrections"]):
+        run(db, "model", "train", "--set", "tuning-topic", "--out", str(tmp_path / "m"), *flag)
+    plain, corrected = seen
+    assert plain["corrections"] is None and not {RIK, ARJAN} & plain["mail"]
+    assert [(c["message_id"], c["sentence"], c["concern"]) for c in corrected["corrections"]] == [
+        (RIK, rik_text, False), (ARJAN, arjan_text, True)]
+    assert {RIK, ARJAN} <= corrected["mail"]
+    assert corrected["held_out"] == plain["held_out"] and plain["held_out"]
