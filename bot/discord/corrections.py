@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 from collections.abc import Iterable
 
 import discord
 
 from abiwatch.bot.verdicts import verdict
+from abiwatch.db import DatabaseMissing
 from abiwatch.db.corrections import Action, CorrectionError
 from abiwatch.db.queries import lore_url
 
@@ -149,13 +151,15 @@ def where(interaction: discord.Interaction) -> str:
 
 
 def line_for(exc: Exception) -> str:
-    """Return the one line a failed correction is answered with."""
-    from abiwatch.bot.discord.commands import friendly  # commands imports this module
-
+    """Return the one line a failed correction is answered with (never a traceback)."""
     if isinstance(exc, CorrectionError):
         return str(exc)
-    line = friendly(exc)
-    return FAILED if line.startswith("Sorry") else line
+    if isinstance(exc, DatabaseMissing):
+        return ("The abiwatch database is not there yet: whoever runs this bot needs to run "
+                "`abiwatch ingest` and `abiwatch tag`.")
+    if isinstance(exc, sqlite3.Error):
+        return "The database could not record that just now; please try again in a moment."
+    return FAILED
 
 
 async def _tell(interaction: discord.Interaction, exc: Exception) -> None:

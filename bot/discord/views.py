@@ -32,10 +32,6 @@ class Pager(discord.ui.View):
                 self.remove_item(item)
         self._sync_buttons()
 
-    @property
-    def paged(self) -> bool:
-        return len(self.pages) > 1
-
     def _sync_buttons(self) -> None:
         self.previous.disabled = self.index == 0
         self.next.disabled = self.index >= len(self.pages) - 1

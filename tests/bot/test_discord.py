@@ -635,3 +635,32 @@ def test_without_configured_roles_nobody_corrects_from_discord(fake, own_db):
     conn = sqlite3.connect(own_db)
     assert conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0] == 0
     conn.close()
+
+
+def test_a_button_older_than_a_retag_refuses_rather_than_correct_another_concern(fake, own_db):
+    concern_id, _ = _newest_open_vmi(own_db)
+    seen = {}
+
+    async def scenario(client):
+        await _roles_known(fake, client)
+        asked = await fake.slash("unresolved", {"interface": "VMI"})
+        answer = await fake.wait_for_reply(asked)
+        # Re-tagging can hand an id to another concern: here it goes to the oldest one.
+        conn = sqlite3.connect(own_db)
+        with conn:
+            conn.execute("UPDATE concerns SET id = -id WHERE id = ?", [concern_id])
+            conn.execute("UPDATE concerns SET id = ? WHERE id = (SELECT MIN(id) FROM concerns "
+                         "WHERE id > 0)", [concern_id])
+        conn.close()
+        edit = _buttons(answer)[f"✎ #{concern_id}"]
+        press = await fake.click(int(answer["id"]), edit["custom_id"], roles=[MAINTAINERS])
+        seen["reply"] = await fake.wait_for_callback(press)
+
+    with_bot(fake, own_db, scenario, correction_roles=("maintainers",))
+    reply = seen["reply"]
+    assert reply["type"] == fd.CHANNEL_MESSAGE and reply["data"]["flags"] & fd.EPHEMERAL
+    assert reply["data"]["content"] == (f"This answer is out of date (concern #{concern_id} is now "
+                                        "another one): ask again, then correct.")
+    conn = sqlite3.connect(own_db)
+    assert conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0] == 0
+    conn.close()
