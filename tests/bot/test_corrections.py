@@ -295,6 +295,30 @@ def test_a_mail_command_waits_until_its_concern_is_tagged_and_a_broken_config_de
     assert "waiting:" not in run(db, "corrections", "list")
 
 
+def test_the_patch_author_resolves_by_mail_and_the_digest_says_by_hand(tmp_path, make_reply):
+    # A real paravirt review: Peter Zijlstra objects to Juergen Gross's patch, Juergen
+    # answers him the next day. Juergen, the patch's author, tells abiwatch so by mail.
+    thread = REPO / "tests/fixtures/nlp_devset/threads/" \
+        "virt-20230308-x86-paravirt-convert-simple-paravirt-functions-to-asm.mbox"
+    peter = "20230316201421.GA2060174@hirez.programming.kicks-ass.net"
+    answer = "58b6a3bf-5cb0-e803-097d-bc058a309412@suse.com"
+    mbox = tmp_path / "thread.mbox"
+    mbox.write_bytes(thread.read_bytes() + make_reply(
+        parent_id=peter, subject="[PATCH] x86/paravirt: convert simple paravirt functions to asm",
+        sender="Juergen Gross <jgross@suse.com>", message_id="cmd-20230318@suse.com",
+        date="Sat, 18 Mar 2023 08:00:00 +0100",
+        body=f"I answered that one in the mail below.\n\n#abiwatch: resolved-by <{answer}>\n"))
+    db = tmp_path / "abiwatch.db"
+    run(db, "ingest", str(mbox))
+    assert "mail commands: 1 corrections applied" in run(db, "tag")  # no config: author trust
+    cid = concern_id(db, peter)
+    assert peter not in unresolved(db, "paravirt_ops")
+    out = run(db, "digest", "--week", "2023-W11", "--to", "me@example.org", "--dry-run")
+    assert f"#{cid} request, 2023-03-16, Peter Zijlstra (resolved (by hand, Juergen Gross))" in out
+    assert ("resolved (by hand, Juergen Gross) 2023-03-17, citing the mail of\n"
+            f"      Juergen Gross\n      https://lore.kernel.org/r/{answer}") in out
+
+
 # --- training ----------------------------------------------------------------------------
 
 
