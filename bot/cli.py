@@ -159,20 +159,32 @@ def demo(obj: Context, sample) -> None:
 @click.option("--workers", type=int, default=None,
               help="Tagging processes (default: 2 when there are many messages).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Settings file (TOML), for corrections.trusted. Default: $ABIWATCH_CONFIG.")
 @click.pass_obj
-def tag(obj: Context, redo, catalog, patterns, workers, progress) -> None:
+def tag(obj: Context, redo, catalog, patterns, workers, progress, config_path) -> None:
     """Find interfaces, ABI/API talk and concerns in ingested mail; link and resolve them.
 
     Only messages not tagged yet are analysed (all of them with --redo, or when
     the catalog or patterns changed); the threads and series they belong to are
-    re-decided, so a later reply can resolve an earlier concern.
+    re-decided, so a later reply can resolve an earlier concern. Then the
+    `#abiwatch:` commands found in mail are applied (see `abiwatch correct`);
+    corrections are kept apart and survive --redo.
     """
+    from abiwatch.bot.config import read_settings
     from abiwatch.nlp.catalog import CatalogError
     from abiwatch.nlp.tagging import tag as run_tag
 
+    settings, problems = read_settings(config_path)
+    if problems:
+        # Who may correct by mail is in the settings: rather than refuse commands from
+        # people a broken file would have trusted (for good), leave them for a later run.
+        click.echo("warning: mail commands (#abiwatch:) are left for a later run: the "
+                   "configuration cannot be used: " + "; ".join(problems), err=True)
     try:
         st = run_tag(obj.db(), redo=redo, catalog_path=catalog, patterns_path=patterns,
-                     workers=workers, progress=progress)
+                     workers=workers, progress=progress,
+                     trusted=None if problems else settings.corrections.trusted)
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from exc
     rate = st.analyzed / st.seconds if st.seconds else 0
@@ -180,6 +192,9 @@ def tag(obj: Context, redo, catalog, patterns, workers, progress) -> None:
                f"{st.threads} threads re-decided; {st.concerns} concerns "
                f"({st.open} open, {st.resolved} resolved; {st.unsure} more under the "
                f"confidence threshold, shown with --unsure)")
+    if st.corrected or st.refused:
+        click.echo(f"mail commands: {st.corrected} corrections applied, {st.refused} recorded "
+                   "but not applied (`abiwatch corrections list` shows why)")
 
 
 @cli.command()
@@ -215,8 +230,8 @@ def _register_commands() -> None:
     # Each edge module adds its own commands; cli.py stays the place options are shared.
     import importlib
 
-    for name in ("abiwatch.bot.cli_ops", "abiwatch.bot.cli_ask", "abiwatch.bot.cli_discord", "abiwatch.bot.cli_model",
-                 "abiwatch.bot.cli_commits"):
+    for name in ("abiwatch.bot.cli_ops", "abiwatch.bot.cli_ask", "abiwatch.bot.cli_discord",
+                 "abiwatch.bot.cli_model", "abiwatch.bot.cli_correct", "abiwatch.bot.cli_commits"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

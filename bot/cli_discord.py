@@ -58,12 +58,17 @@ def register(cli: click.Group) -> None:
         import aiohttp
         import discord
 
+        from abiwatch.bot.config import read_settings
         from abiwatch.bot.discord import run_bot
 
         token = _token()
+        settings, problems = read_settings()
+        if problems:
+            raise click.ClickException("the configuration cannot be used:\n  - "
+                                       + "\n  - ".join(problems))
         click.echo(f"abiwatch bot: answering from {obj.db_path}; Ctrl-C stops it", err=True)
         try:
-            asyncio.run(run_bot(token, obj.db_path))
+            asyncio.run(run_bot(token, obj.db_path, settings.corrections.discord_roles))
         except KeyboardInterrupt:
             pass
         except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:

@@ -27,7 +27,12 @@ def model_group() -> None:
               help="Label sets to train on (repeatable). Never the frozen test set.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write textcat/ and combiner.json (default: the shipped model).")
-def model_train(labels_dir: Path, sets: tuple[str, ...], out_dir: Path | None) -> None:
+@click.option("--with-corrections", is_flag=True,
+              help="Also learn from the corrections in --db: a concern marked not-a-concern "
+                   "makes its sentence a negative, one reopened or resolved by hand a positive.")
+@click.pass_obj
+def model_train(obj, labels_dir: Path, sets: tuple[str, ...], out_dir: Path | None,
+                with_corrections: bool) -> None:
     """Train the sentence classifier with `spacy train` and fit the combiner.
 
     Reproducible: the same labels give the same model (seeded). The result
@@ -60,12 +65,37 @@ def model_train(labels_dir: Path, sets: tuple[str, ...], out_dir: Path | None) -
     out = out_dir or MODEL_DIR
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
+        corrections = _corrections(obj, Path(tmp)) if with_corrections else None
+        if corrections is not None:
+            files.add(str(Path(tmp) / "corrected"))
         db = open_db(Path(tmp) / "train.db")
         ingest(db, sorted(files), progress=False)
-        report = train(db, labels, out, judged=judged, held_out_subjects=_test_subjects(Path(tmp)))
+        report = train(db, labels, out, judged=judged, held_out_subjects=_test_subjects(Path(tmp)),
+                       corrections=corrections)
     load_combiner.cache_clear()
     load_textcat.cache_clear()
     click.echo(json.dumps(report, indent=1))
+
+
+def _corrections(obj, tmp: Path) -> list[dict]:
+    """Return the sentence labels people gave by correcting concerns in the --db database,
+    with the mail they are in written to tmp/corrected/ (to be ingested for training)."""
+    from abiwatch.db import DatabaseMissing, open_db
+    from abiwatch.db.correction_reports import raw_mail, training_labels
+
+    try:
+        db = open_db(obj.db_path, readonly=True)
+    except DatabaseMissing as exc:
+        raise click.ClickException(str(exc)) from exc
+    labels = training_labels(db)
+    folder = tmp / "corrected"
+    folder.mkdir()
+    # One .eml per message: ingest reads them back byte for byte, as it read them first.
+    for n, raw in enumerate(raw_mail(db, [lab["message_id"] for lab in labels]).values()):
+        (folder / f"{n:06d}.eml").write_bytes(raw)
+    db.conn.close()
+    click.echo(f"learning from {len(labels)} corrected concerns in {obj.db_path}", err=True)
+    return labels
 
 
 def _test_subjects(tmp: Path) -> set[str]:

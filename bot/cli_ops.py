@@ -125,7 +125,7 @@ def config_show(obj, config_path) -> None:
                f"{s.smtp.host}:{s.smtp.effective_port}")
     click.echo(f"# ABIWATCH_SMTP_PASSWORD: {'set' if s.smtp.password else 'not set'}; "
                f"DISCORD_TOKEN: {'set' if s.discord_token else 'not set'}")
-    for key in ("database", "smtp", "digest", "sql", "serve"):
+    for key in ("database", "smtp", "digest", "sql", "serve", "corrections"):
         click.echo(f"\n[{key}]")
         for k, v in data[key].items():
             click.echo(f"{'from' if (key, k) == ('digest', 'sender') else k} = {_toml(v)}")

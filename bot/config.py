@@ -91,12 +91,22 @@ class ServeSettings:
 
 
 @dataclass(frozen=True)
+class CorrectionsSettings:
+    # Addresses whose `#abiwatch:` mail commands are applied to any concern (a concern's
+    # raiser and its patch's author may always correct it).
+    trusted: tuple[str, ...] = ()
+    # Discord roles (names or ids) whose members may correct concerns from Discord.
+    discord_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = DatabaseSettings()
     smtp: SmtpSettings = SmtpSettings()
     digest: DigestSettings = DigestSettings()
     sql: SqlSettings = SqlSettings()
     serve: ServeSettings = ServeSettings()
+    corrections: CorrectionsSettings = CorrectionsSettings()
     subscribers: tuple[Subscriber, ...] = ()
     discord_token: str = field(default="", repr=False)  # environment only
     source: str = ""  # the file read, or "" for defaults only
@@ -106,7 +116,7 @@ class Settings:
 _RENAMES = {("digest", "from"): "sender"}
 _SECTIONS: dict[str, type] = {"database": DatabaseSettings, "smtp": SmtpSettings,
                               "digest": DigestSettings, "sql": SqlSettings,
-                              "serve": ServeSettings}
+                              "serve": ServeSettings, "corrections": CorrectionsSettings}
 _SECRETS = {("smtp", "password"): ENV_SMTP_PASSWORD, ("discord", "token"): ENV_DISCORD_TOKEN}
 _TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false",
                str: "a text in quotes", tuple: "a list of texts, like [\"a\", \"b\"]"}
@@ -232,9 +242,14 @@ def _validate(s: Settings, problems: list[str]) -> None:
     if not _valid_address(s.digest.sender):
         problems.append(f"digest.from must be an address like 'abiwatch <bot@example.org>' "
                         f"(got {s.digest.sender!r})")
-    for addr in s.digest.maintainers:
-        if not _valid_address(addr):
-            problems.append(f"digest.maintainers: {addr!r} is not a mail address")
+    for where, addrs in (("digest.maintainers", s.digest.maintainers),
+                         ("corrections.trusted", s.corrections.trusted)):
+        for addr in addrs:
+            if not _valid_address(addr):
+                problems.append(f"{where}: {addr!r} is not a mail address")
+    for role in s.corrections.discord_roles:
+        if not role.strip():
+            problems.append("corrections.discord_roles: a role name cannot be empty")
     if "<" not in s.digest.list_id or not s.digest.list_id.rstrip().endswith(">"):
         problems.append("digest.list_id must look like 'description <id.example.org>' "
                         f"(RFC 2919; got {s.digest.list_id!r})")

@@ -73,16 +73,27 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
     "nlp_hits": ("Every rule that fired, with its id, so each finding can be explained.", {}),
     "message_patch": ("Which patch a reply is about, and how that was decided.", {
         "how": "in-reply-to, references, link trailer or subject"}),
-    "concerns": ("ABI/API concerns raised in mail, and whether each was resolved.", {
+    "concerns": ("ABI/API concerns raised in mail, and whether each was resolved, as the "
+                 "tagger decided (effective_concerns: as people corrected them).", {
         "text": "The sentence that raises the concern",
         "kind": "objection, question, request, risk or nak",
-        "status": "open or resolved",
+        "status": "open or resolved (automatic; see effective_concerns)",
         "resolved_by": "Message-ID of the mail that shows the resolution",
         "resolution": "How it was resolved, in words",
         "confidence": "How sure the rules are that this is a concern (0..1)",
         "rule_id": "The rule that fired (see nlp/data/patterns)",
         "date": "When it was raised (UTC)"}),
     "concern_candidates": ("Sentences that looked like concerns but were not kept.", {}),
+    "corrections": ("Corrections people made to a concern's verdict (CLI, Discord, mail); "
+                    "never deleted, the newest applied one wins.", {
+        "action": "not-a-concern, resolved-by, reopen, interface or patch",
+        "applied": "0: recorded only (an untrusted mail sender, or not understood)",
+        "refused": "Why it was not applied"}),
+    "mail_commands": ("#abiwatch: command lines found in mail, applied after tagging.", {}),
+    "effective_concerns": ("Every concern as people corrected it; answers and the digest "
+                           "read this.", {
+        "correction": "The verdict a person gave (resolved-by or reopen)",
+        "corrected_by": "Who gave it"}),
     "tagged_messages": ("Messages already tagged, with the catalog version used.", {}),
     "subscribers": ("Who receives the weekly digest, and for which interfaces.", {
         "interfaces": "JSON list (or comma-separated) of interface names; empty means all",

@@ -7,6 +7,7 @@ import textwrap
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from abiwatch.bot.verdicts import hand_note, verdict
 from abiwatch.db.queries import lore_url
 
 WIDTH = 76
@@ -92,6 +93,31 @@ def _quote(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
+def _state(c: dict, resolved_now: set[int]) -> str:
+    """Return a new concern's state: "open", "resolved this week", "resolved later", or
+    the verdict a person gave ("resolved (by hand, Juergen Gross)")."""
+    if c.get("correction"):
+        return verdict(c["status"], c["correction"], c["corrected_by"])
+    if c["id"] in resolved_now:
+        return "resolved this week"
+    return "resolved later" if c["status"] == "resolved" else "open"
+
+
+def _resolved_line(c: dict) -> str:
+    """Return how and when a resolved concern was resolved, and by whose mail."""
+    who = _who(c["resolver_name"], c["resolver_addr"])
+    if c.get("correction") == "resolved-by":
+        cites = f", citing the mail of {who}" if c["resolved_by"] else ""
+        return f"resolved ({c['resolution']}) {_day(c['resolved_date'])}{cites}"
+    return f"resolved {_day(c['resolved_date'])} by {who}: {c['resolution']}"
+
+
+def _reopened(c: dict) -> str:
+    """Return " (reopened by hand, NAME)" for a concern a person reopened, else ""."""
+    note = hand_note(c.get("correction"), c.get("corrected_by"))
+    return f" ({note})" if c.get("correction") == "reopen" else ""
+
+
 def _series_name(s: dict) -> str:
     tag = ("RFC " if s["is_rfc"] else "") + f"v{s['version']}"
     return f"{s['title']} ({tag})"
@@ -157,10 +183,8 @@ def _text_items(d: DigestContent, s: Section) -> list[str]:
         head("New concerns", s.raised)
         resolved_now = {r["id"] for r in s.resolved}
         for c in s.raised:
-            state = "resolved this week" if c["id"] in resolved_now else (
-                "resolved later" if c["status"] == "resolved" else "open")
             out.append(f"  #{c['id']} {c['kind']}, {_day(c['date'])}, "
-                       f"{_who(c['author_name'], c['author_addr'])} ({state})")
+                       f"{_who(c['author_name'], c['author_addr'])} ({_state(c, resolved_now)})")
             out += _said(c)
     if s.resolved:
         head("Resolved", s.resolved)
@@ -168,16 +192,17 @@ def _text_items(d: DigestContent, s: Section) -> list[str]:
             out.append(f"  #{c['id']} {c['kind']} raised {_day(c['date'])} by "
                        f"{_who(c['author_name'], c['author_addr'])}")
             out += _said(c)
-            out += _wrap(f"resolved {_day(c['resolved_date'])} by "
-                         f"{_who(c['resolver_name'], c['resolver_addr'])}: {c['resolution']}")
-            out.append(f"      {lore_link(c['resolved_by'])}")
+            out += _wrap(_resolved_line(c))
+            if c["resolved_by"]:
+                out.append(f"      {lore_link(c['resolved_by'])}")
     if s.still_open:
         more = s.open_total - len(s.still_open)
         out.extend(["", f"Still open from earlier weeks ({s.open_total}, oldest first"
                         + (f"; the {len(s.still_open)} oldest shown" if more else "") + ")"])
         for c in s.still_open:
             out.append(f"  #{c['id']} {c['kind']}, {age_days(c['date'], d.end)} days old "
-                       f"(raised {_day(c['date'])} by {_who(c['author_name'], c['author_addr'])})")
+                       f"(raised {_day(c['date'])} by {_who(c['author_name'], c['author_addr'])})"
+                       + _reopened(c))
             out += _said(c)
     if s.series:
         head("New series and versions", s.series)
@@ -252,16 +277,14 @@ def _html_items(d: DigestContent, s: Section) -> list[str]:
     if s.raised:
         block("New concerns", len(s.raised), [
             f"<b>#{c['id']}</b> {_e(c['kind'])}, {_e(_day(c['date']))}, "
-            f"{_e(_who(c['author_name'], c['author_addr']))} "
-            f"({'resolved this week' if c['id'] in resolved_ids else 'resolved later' if c['status'] == 'resolved' else 'open'})"
+            f"{_e(_who(c['author_name'], c['author_addr']))} ({_e(_state(c, resolved_ids))})"
             f"<br><q>{_e(_quote(c['text']))}</q><br>{_a(c['message_id'])}" for c in s.raised])
     if s.resolved:
         block("Resolved", len(s.resolved), [
             f"<b>#{c['id']}</b> {_e(c['kind'])} raised {_e(_day(c['date']))} by "
             f"{_e(_who(c['author_name'], c['author_addr']))}<br><q>{_e(_quote(c['text']))}</q>"
-            f"<br>{_a(c['message_id'])}<br>resolved {_e(_day(c['resolved_date']))} by "
-            f"{_e(_who(c['resolver_name'], c['resolver_addr']))}: {_e(c['resolution'])}<br>"
-            f"{_a(c['resolved_by'])}" for c in s.resolved])
+            f"<br>{_a(c['message_id'])}<br>{_e(_resolved_line(c))}"
+            + (f"<br>{_a(c['resolved_by'])}" if c["resolved_by"] else "") for c in s.resolved])
     if s.still_open:
         more = s.open_total - len(s.still_open)
         title = "Still open from earlier weeks, oldest first"
@@ -270,7 +293,7 @@ def _html_items(d: DigestContent, s: Section) -> list[str]:
         out.append("<ul>" + "".join(
             f"<li><b>#{c['id']}</b> {_e(c['kind'])}, {age_days(c['date'], d.end)} days old "
             f"(raised {_e(_day(c['date']))} by {_e(_who(c['author_name'], c['author_addr']))})"
-            f"<br><q>{_e(_quote(c['text']))}</q><br>{_a(c['message_id'])}</li>"
+            f"{_e(_reopened(c))}<br><q>{_e(_quote(c['text']))}</q><br>{_a(c['message_id'])}</li>"
             for c in s.still_open) + "</ul>")
     if s.series:
         block("New series and versions", len(s.series), [

@@ -41,6 +41,8 @@ class ConcernItem:
     resolved_url: str | None
     patch_url: str | None
     stale: str | None = None   # why an open concern can no longer be answered
+    correction: str | None = None  # the verdict a person gave ('resolved-by', 'reopen'), if any
+    corrected_by: str | None = None
     merge: dict | None = None  # for concerns merged over: the release, commit and date
 
 
@@ -82,7 +84,8 @@ def _concern_item(r: dict) -> ConcernItem:
         r["author_name"] or r["author_addr"], r["author_addr"], r["date"], r["patch_message_id"],
         r["patch_title"], r["resolved_by"], r["resolution"], lore_url(r["message_id"]),
         lore_url(r["resolved_by"]) if r["resolved_by"] else None,
-        lore_url(r["patch_message_id"]) if r["patch_message_id"] else None, r.get("stale"))
+        lore_url(r["patch_message_id"]) if r["patch_message_id"] else None, r.get("stale"),
+        r.get("correction"), r.get("corrected_by"))
 
 
 class Engine:

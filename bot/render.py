@@ -9,6 +9,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from abiwatch.bot.engine import Answer, ConcernItem
+from abiwatch.bot.verdicts import verdict
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 EMBED_TITLE = 256
@@ -62,7 +63,8 @@ def merge_line(c: ConcernItem) -> str:
 
 def concern_lines(c: ConcernItem, width: int = 100) -> list[str]:
     """Return the terminal lines for one concern."""
-    head = f"[{c.status}] {c.interface} · {c.kind} · {c.author or '?'} · {_day(c.date)}"
+    head = (f"[{verdict(c.status, c.correction, c.corrected_by)}] {c.interface} · {c.kind} · "
+            f"{c.author or '?'} · {_day(c.date)} · #{c.id}")
     out = [head]
     out += ["    " + line for line in textwrap.wrap(f"\"{_cut(c.text, 400)}\"", width - 4)]
     if c.patch_message_id:
@@ -159,8 +161,9 @@ def to_json(a: Answer) -> str:
 
 def _field_for(item: Any, intent: str) -> tuple[str, str]:
     if isinstance(item, ConcernItem):
-        name = _cut(f"[{item.status}] {item.interface} · {item.kind} · {item.author} · {_day(item.date)}",
-                    FIELD_NAME)
+        # The concern's number comes last: corrections name it (the ✎ #N buttons, /correct).
+        name = _cut(f"[{verdict(item.status, item.correction, item.corrected_by)}] {item.interface} · "
+                    f"{item.kind} · {item.author} · {_day(item.date)} · #{item.id}", FIELD_NAME)
         parts = [f"“{_cut(item.text, 500)}”", f"[message]({item.url})"]
         if item.patch_url:
             parts[-1] += f" · [patch]({item.patch_url})"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from abiwatch.db import queries
+from abiwatch.bot.verdicts import verdict
+from abiwatch.db import corrections, queries
 
 
 def ingest_summary(stats) -> str:
@@ -58,12 +59,13 @@ def archive_report(db: sqlite_utils.Database) -> str:
 
 
 def explain_concern(db: sqlite_utils.Database, concern_id: int) -> str | None:
-    """Return the explanation of one concern, or None if there is no such concern."""
+    """Return the explanation of one concern (its automatic verdict, then the corrections
+    people made and the verdict in effect), or None if there is no such concern."""
     c = queries.concern(db, concern_id)
     if c is None:
         return None
     out = [
-        f"concern {c['id']}: {c['kind']} about {c['interface']} ({c['status']}, "
+        f"concern {c['id']}: {c['kind']} about {c['interface']} (automatically {c['status']}, "
         f"confidence {c['confidence']:.2f})",
         f"  raised by {c['author_name'] or c['author_addr']} on {(c['date'] or '?')[:10]} "
         f"in \"{c['subject']}\"",
@@ -84,9 +86,40 @@ def explain_concern(db: sqlite_utils.Database, concern_id: int) -> str | None:
     else:
         out.append("patch: none (a design discussion, not a patch review)")
     if c["status"] == "resolved":
-        out.append(f"resolved: {c['resolution']} -- {c['resolver'] or '?'} on "
+        out.append(f"automatically resolved: {c['resolution']} -- {c['resolver'] or '?'} on "
                    f"{(c['resolved_date'] or '?')[:10]}")
         out.append(f"  {queries.lore_url(c['resolved_by'])}")
     else:
-        out.append("open: no later message shows it was addressed (silence does not resolve)")
-    return "\n".join(out)
+        out.append("automatically open: no later message shows it was addressed (silence does "
+                   "not resolve)")
+    return "\n".join(out + _corrections(db, c))
+
+
+def _corrections(db: sqlite_utils.Database, c: dict) -> list[str]:
+    """Return the lines on the corrections of concern c and the verdict in effect."""
+    rows = corrections.history(db, c["message_id"], c["interface"])
+    if not rows:
+        return ["", "corrections: none (`abiwatch correct` makes one)"]
+    out = ["", "corrections (the newest applied one of each kind is in effect):"]
+    for k in rows:
+        via = (f"by mail {queries.lore_url(k['source_ref'])}" if k["source"] == "mail" else
+               "on Discord" if k["source"] == "discord" else "with abiwatch correct")
+        who = k["author"] + (f" <{k['author_id']}>" if k["author_id"] and "@" in k["author_id"]
+                             else "")
+        state = ("in effect" if k["in_effect"] else "superseded") if k["applied"] else \
+            f"NOT applied: {k['refused']}"
+        out.append(f"  {k['made_at']}  {k['command']}  -- {who}, {via}  [{state}]")
+        if k["reason"]:
+            out.append(f"      reason: {k['reason']}")
+    now = corrections.effective(db, c["id"])
+    if now is None:
+        out.append("in effect: not a concern (left out of answers, the digest and the views)")
+        return out
+    line = f"in effect: {verdict(now['status'], now['correction'], now['corrected_by'])}"
+    if now["status"] == "resolved" and now["resolved_by"]:
+        line += f", citing {queries.lore_url(now['resolved_by'])}"
+    if now["interface"] != c["interface"]:
+        line += f"; about {now['interface']}"
+    if now["patch_message_id"] != c["patch_message_id"]:
+        line += f"; patch {queries.lore_url(now['patch_message_id'])}"
+    return out + [line]

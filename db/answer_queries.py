@@ -13,16 +13,17 @@ CONCERN_COLUMNS = (
     "c.id, c.message_id, c.interface, c.status, c.kind, c.text, c.author_name, c.author_addr, "
     "c.date, c.patch_message_id, c.series_id, c.resolved_by, c.resolution, c.confidence, "
     "c.rule_id, c.stale, COALESCE(p.title, pm.subject) AS patch_title, m.subject, r.from_name AS resolver, "
-    "r.date AS resolved_date"
+    "r.date AS resolved_date, c.correction, c.corrected_by, c.corrected_at"
 )
-# What CONCERN_COLUMNS needs joined to `concerns c`.
+# What CONCERN_COLUMNS needs joined to `c`.
 CONCERN_JOINS = (
     "JOIN messages m ON m.message_id = c.message_id "
     "LEFT JOIN patches p ON p.message_id = c.patch_message_id "
     "LEFT JOIN messages pm ON pm.message_id = c.patch_message_id "
     "LEFT JOIN messages r ON r.message_id = c.resolved_by"
 )
-_CONCERN_FROM = "FROM concerns c " + CONCERN_JOINS
+# Concerns as corrected by people (see db/corrections.py): every answer reads this view.
+_CONCERN_FROM = "FROM effective_concerns c " + CONCERN_JOINS
 
 
 def _concern_filters(interface, status, person_addrs, since, until, series_ids,
@@ -57,9 +58,21 @@ def concerns(db: sqlite_utils.Database, *, interface: str | None = None, status:
     if found is None:
         return []
     where, params = found
-    sql = (f"SELECT {CONCERN_COLUMNS} {_CONCERN_FROM} "
-           f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY c.date DESC, c.id DESC LIMIT ?")
-    return rows_as_dicts(db, sql, [*params, limit])
+    cond = " AND ".join(where) or "1"
+    # The view cannot use the concerns indexes (a correction may change status or
+    # interface), so the candidates are picked first: the newest `limit` concerns no
+    # correction touches, through the indexes (their verdict is the automatic one),
+    # plus every corrected concern that matches (few). The newest of those are the
+    # answer; on 36k concerns this keeps `unresolved` at a millisecond, not 25.
+    sql = (f"SELECT {CONCERN_COLUMNS} {_CONCERN_FROM} WHERE c.id IN ("
+           f"SELECT id FROM (SELECT c.id FROM concerns c WHERE {cond} AND NOT EXISTS ("
+           "SELECT 1 FROM corrections k WHERE k.message_id = c.message_id AND "
+           "k.interface = c.interface AND k.applied = 1) ORDER BY c.date DESC, c.id DESC LIMIT ?) "
+           f"UNION ALL SELECT c.id FROM effective_concerns c WHERE {cond} AND c.id IN ("
+           "SELECT x.id FROM corrections k JOIN concerns x ON x.message_id = k.message_id "
+           "AND x.interface = k.interface WHERE k.applied = 1)) "
+           "ORDER BY c.date DESC, c.id DESC LIMIT ?")
+    return rows_as_dicts(db, sql, [*params, limit, *params, limit])
 
 
 def unsure_count(db: sqlite_utils.Database, *, interface: str | None = None,
@@ -70,7 +83,7 @@ def unsure_count(db: sqlite_utils.Database, *, interface: str | None = None,
     if found is None:
         return 0
     where, params = found
-    return db.execute("SELECT COUNT(*) FROM concerns c WHERE c.confident = 0"
+    return db.execute("SELECT COUNT(*) FROM effective_concerns c WHERE c.confident = 0"
                       + "".join(f" AND {w}" for w in where), params).fetchone()[0]
 
 
@@ -79,10 +92,11 @@ def concern_counts(db: sqlite_utils.Database, interface: str | None = None,
     """Return {status: count} of concerns (the confident ones unless unsure), for one interface or all."""
     sure = "" if unsure else " AND confident = 1"
     if interface:
-        rows = db.execute(f"SELECT status, COUNT(*) FROM concerns WHERE interface = ?{sure} "
+        rows = db.execute(f"SELECT status, COUNT(*) FROM effective_concerns WHERE interface = ?{sure} "
                           "GROUP BY status", [interface])
     else:
-        rows = db.execute(f"SELECT status, COUNT(*) FROM concerns WHERE 1{sure} GROUP BY status")
+        rows = db.execute(f"SELECT status, COUNT(*) FROM effective_concerns WHERE 1{sure} "
+                          "GROUP BY status")
     return {r[0]: r[1] for r in rows}
 
 
@@ -173,7 +187,7 @@ def thread_of(db: sqlite_utils.Database, message_id: str) -> str | None:
 def thread_nodes(db: sqlite_utils.Database, thread_id: str, limit: int = 500) -> list[dict]:
     """Return the messages and missing parents of a thread, with parents and dates."""
     rows = rows_as_dicts(db, "SELECT message_id, parent_id, subject, from_name, from_addr, date, depth, "
-                      "is_patch, 0 AS missing, (SELECT COUNT(*) FROM concerns c "
+                      "is_patch, 0 AS missing, (SELECT COUNT(*) FROM effective_concerns c "
                       "WHERE c.message_id = messages.message_id AND c.confident = 1) AS concerns "
                       "FROM messages WHERE thread_id = ? ORDER BY date LIMIT ?", [thread_id, limit])
     rows += rows_as_dicts(db, "SELECT message_id, parent_id, NULL AS subject, NULL AS from_name, "

@@ -24,13 +24,19 @@ def _ifs(interfaces: Sequence[str] | None) -> str | None:
 
 _IN_IFS = "(:ifs IS NULL OR {col} IN (SELECT value FROM json_each(:ifs)))"
 
-# A concern with its raiser's message and, when resolved, the resolving message.
-_CONCERN = """
+# When a concern was resolved: its resolving mail's date; for one resolved by hand
+# without citing a mail, when the correction was made.
+_RESOLVED_AT = "COALESCE(r.date, CASE WHEN c.correction = 'resolved-by' THEN c.corrected_at END)"
+
+# A concern as corrected by people (effective_concerns), with its raiser's message
+# and, when resolved, the resolving message.
+_CONCERN = f"""
     SELECT c.id, c.interface, c.kind, c.text, c.status, c.message_id, c.date,
            c.author_name, c.author_addr, c.patch_message_id, c.resolution, c.resolved_by,
-           m.subject, r.date AS resolved_date, r.from_name AS resolver_name,
-           r.from_addr AS resolver_addr, r.subject AS resolver_subject
-    FROM concerns c
+           m.subject, {_RESOLVED_AT} AS resolved_date, r.from_name AS resolver_name,
+           r.from_addr AS resolver_addr, r.subject AS resolver_subject,
+           c.correction, c.corrected_by, c.corrected_at
+    FROM effective_concerns c
     JOIN messages m ON m.message_id = c.message_id
     LEFT JOIN messages r ON r.message_id = c.resolved_by
 """
@@ -42,7 +48,7 @@ def interface_names(db: sqlite_utils.Database) -> list[str]:
     """Return every interface name known to the database, catalog order first."""
     names = [r[0] for r in db.execute("SELECT name FROM interfaces ORDER BY rowid")]
     extra = [r[0] for r in db.execute(
-        "SELECT DISTINCT interface FROM concerns WHERE interface NOT IN "
+        "SELECT DISTINCT interface FROM effective_concerns WHERE interface NOT IN "
         "(SELECT name FROM interfaces) ORDER BY interface")]
     return names + extra
 
@@ -58,15 +64,15 @@ def concerns_raised(db: sqlite_utils.Database, start: str, end: str,
 def concerns_resolved(db: sqlite_utils.Database, start: str, end: str,
                       interfaces: Sequence[str] | None) -> list[dict]:
     """Return concerns whose resolving message was sent in the period, in that order."""
-    return rows_as_dicts(db, _CONCERN + " WHERE c.status = 'resolved' AND r.date >= :start "
-                  "AND r.date < :end AND " + _IN_IFS.format(col="c.interface")
-                  + _SURE + " ORDER BY r.date, c.id",
+    return rows_as_dicts(db, _CONCERN + f" WHERE c.status = 'resolved' AND {_RESOLVED_AT} >= :start "
+                  f"AND {_RESOLVED_AT} < :end AND " + _IN_IFS.format(col="c.interface")
+                  + _SURE + " ORDER BY resolved_date, c.id",
                   {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
 
 # Raised before the period and not resolved by its end: what was open then,
 # not what is open today, so a digest for a past week reads as it would have.
-_OPEN_BEFORE = (" WHERE c.date < :start AND (c.status = 'open' OR r.date >= :end) AND "
+_OPEN_BEFORE = (f" WHERE c.date < :start AND (c.status = 'open' OR {_RESOLVED_AT} >= :end) AND "
                 + _IN_IFS.format(col="c.interface") + _SURE)
 
 
@@ -82,7 +88,7 @@ def concerns_still_open(db: sqlite_utils.Database, start: str, end: str,
 def count_still_open(db: sqlite_utils.Database, start: str, end: str,
                      interfaces: Sequence[str] | None) -> dict[str, int]:
     """Return interface -> number of concerns raised before the period and open at its end."""
-    rows = db.execute("SELECT c.interface, COUNT(*) FROM concerns c LEFT JOIN messages r "
+    rows = db.execute("SELECT c.interface, COUNT(*) FROM effective_concerns c LEFT JOIN messages r "
                       "ON r.message_id = c.resolved_by" + _OPEN_BEFORE
                       + " GROUP BY c.interface",
                       {"start": start, "end": end, "ifs": _ifs(interfaces)}).fetchall()

@@ -36,7 +36,7 @@ def merged_open_concerns(db: sqlite_utils.Database, interface: str | None = None
     sql = (f"SELECT {CONCERN_COLUMNS}, mo.merged_date, mo.commit_sha AS merge_commit, "
            "mo.release, ms.title AS merged_title, ms.version AS merged_version, "
            "mo.merged_series_id, st.merged_parts, st.parts "
-           f"FROM merged_open_concerns mo JOIN concerns c ON c.id = mo.concern_id "
+           f"FROM merged_open_concerns mo JOIN effective_concerns c ON c.id = mo.concern_id "
            f"{CONCERN_JOINS} "
            "JOIN series ms ON ms.id = mo.merged_series_id "
            "JOIN series_state st ON st.series_id = mo.merged_series_id "

@@ -588,6 +588,149 @@ M017_COMMITS = """
             ORDER BY o.date;
 """
 
+# Corrections from people (CLI, Discord, `#abiwatch:` lines in list mail) are kept
+# apart from the automatic verdict, keyed by the concern's natural key (message_id,
+# interface) so they survive `abiwatch tag --redo`, and never deleted (an audit trail).
+# `effective_concerns` lays the latest applied correction of each kind over the
+# automatic verdict; answers, the digest and the views read it, so all say the same.
+# The newest correction wins; `made_at` orders them (`id` breaks ties).
+M018_CORRECTIONS = """
+        CREATE TABLE mail_commands (
+            message_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            command TEXT NOT NULL,
+            PRIMARY KEY (message_id, position)
+        ) WITHOUT ROWID;
+        CREATE TABLE corrections (
+            id INTEGER PRIMARY KEY,
+            message_id TEXT NOT NULL,
+            interface TEXT NOT NULL,
+            concern_id INTEGER,
+            action TEXT NOT NULL,
+            value TEXT,
+            reason TEXT,
+            command TEXT,
+            author TEXT NOT NULL,
+            author_id TEXT,
+            source TEXT NOT NULL,
+            source_ref TEXT,
+            position INTEGER,
+            made_at TEXT NOT NULL,
+            applied INTEGER NOT NULL,
+            refused TEXT,
+            automatic TEXT
+        );
+        CREATE INDEX corrections_key ON corrections(message_id, interface, applied, action);
+        CREATE UNIQUE INDEX corrections_mail ON corrections(source_ref, position, message_id, interface)
+            WHERE source = 'mail';
+        CREATE VIEW effective_concerns AS
+            SELECT c.id, c.message_id, COALESCE(ki.value, c.interface) AS interface, c.text, c.kind,
+                   CASE WHEN kp.id IS NULL THEN c.patch_message_id ELSE kp.value END AS patch_message_id,
+                   CASE WHEN kp.id IS NULL THEN c.series_id
+                        ELSE (SELECT p.series_id FROM patches p WHERE p.message_id = kp.value) END AS series_id,
+                   CASE kv.action WHEN 'resolved-by' THEN 'resolved' WHEN 'reopen' THEN 'open'
+                        ELSE c.status END AS status,
+                   CASE WHEN kv.id IS NULL THEN c.resolved_by
+                        WHEN kv.action = 'resolved-by' THEN kv.value END AS resolved_by,
+                   CASE WHEN kv.id IS NULL THEN c.resolution
+                        WHEN kv.action = 'resolved-by' THEN 'by hand, ' || kv.author
+                             || COALESCE(': ' || kv.reason, '') END AS resolution,
+                   c.confidence,
+                   CASE WHEN kv.id IS NULL THEN c.confident ELSE 1 END AS confident,
+                   CASE WHEN kv.id IS NULL THEN c.stale END AS stale,
+                   c.rule_id, c.cue, c.author_name, c.author_addr, c.date,
+                   kv.action AS correction, kv.author AS corrected_by, kv.made_at AS corrected_at,
+                   c.status AS auto_status, c.interface AS auto_interface,
+                   c.patch_message_id AS auto_patch_message_id
+            FROM concerns c
+            -- The newest applied correction of each kind per concern, found in one pass
+            -- over the (small) corrections table: made_at is fixed-width text, so
+            -- made_at || zero-padded id sorts by time, then by id, and carries the id.
+            LEFT JOIN (SELECT message_id, interface,
+                              MAX(CASE WHEN action IN ('not-a-concern', 'resolved-by', 'reopen')
+                                  THEN made_at || printf('%012d', id) END) AS verdict,
+                              MAX(CASE WHEN action = 'interface'
+                                  THEN made_at || printf('%012d', id) END) AS iface,
+                              MAX(CASE WHEN action = 'patch'
+                                  THEN made_at || printf('%012d', id) END) AS patch
+                       FROM corrections WHERE applied = 1 GROUP BY message_id, interface) s
+                   ON s.message_id = c.message_id AND s.interface = c.interface
+            LEFT JOIN corrections kv ON kv.id = CAST(substr(s.verdict, -12) AS INTEGER)
+            LEFT JOIN corrections ki ON ki.id = CAST(substr(s.iface, -12) AS INTEGER)
+            LEFT JOIN corrections kp ON kp.id = CAST(substr(s.patch, -12) AS INTEGER)
+            WHERE kv.action IS NOT 'not-a-concern';
+        DROP VIEW open_concerns;
+        CREATE VIEW open_concerns AS
+            SELECT c.id, c.interface, c.kind, c.text, c.author_name, c.author_addr, c.date,
+                   c.message_id,
+                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(c.message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url,
+                   c.patch_message_id, p.title AS patch_title, c.series_id, c.confidence, c.stale,
+                   c.correction, c.corrected_by
+            FROM effective_concerns c LEFT JOIN patches p ON p.message_id = c.patch_message_id
+            WHERE c.status = 'open' AND c.confident = 1
+            ORDER BY c.date DESC;
+        DROP VIEW concern_timeline;
+        CREATE VIEW concern_timeline AS
+            SELECT c.id AS concern_id, c.interface, c.date AS raised, c.author_name AS raised_by,
+                   c.text, c.status,
+                   COALESCE(m.date, CASE WHEN c.correction = 'resolved-by' THEN c.corrected_at END) AS resolved,
+                   m.from_name AS resolved_by_name,
+                   c.resolved_by, c.resolution,
+                   CAST(julianday(COALESCE(m.date, CASE WHEN c.correction = 'resolved-by'
+                        THEN c.corrected_at END)) - julianday(c.date) AS INTEGER) AS days_to_resolve,
+                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(c.message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url,
+                   c.correction, c.corrected_by
+            FROM effective_concerns c LEFT JOIN messages m ON m.message_id = c.resolved_by
+            WHERE c.confident = 1
+            ORDER BY c.date;
+        DROP VIEW interface_activity;
+        CREATE VIEW interface_activity AS
+            SELECT mi.interface, substr(m.date, 1, 7) AS month,
+                   COUNT(*) AS messages,
+                   COUNT(DISTINCT m.thread_id) AS threads,
+                   COUNT(DISTINCT m.from_addr) AS people,
+                   SUM(m.is_patch) AS patches,
+                   (SELECT COUNT(*) FROM effective_concerns c WHERE c.interface = mi.interface
+                      AND c.confident = 1
+                      AND substr(c.date, 1, 7) = substr(m.date, 1, 7)) AS concerns_raised
+            FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id
+            GROUP BY mi.interface, month
+            ORDER BY mi.interface, month;
+"""
+
+# Concerns merged over are read as people corrected them, like every other answer.
+M020_MERGED_OPEN_CORRECTED = """
+        DROP VIEW merged_open_concerns;
+        CREATE VIEW merged_open_concerns AS
+            SELECT o.id AS concern_id, o.interface, o.text, o.author_name, o.date AS raised,
+                   o.message_id,
+                   'https://lore.kernel.org/r/' || replace(replace(replace(replace(replace(o.message_id, '%', '%25'), '/', '%2F'), '#', '%23'), '?', '%3F'), ' ', '%20') AS url,
+                   o.series_id, o.merged_series_id, o.merged_date,
+                   COALESCE(o.carried_by, ms.first_commit) AS commit_sha,
+                   COALESCE(cm.release, ms.release) AS release, o.status, o.resolved_by
+            FROM (
+                SELECT c.*, s.merged_series_id, s.chain_merged_date AS merged_date,
+                       (SELECT pc.sha FROM messages pm
+                        JOIN messages mm ON mm.norm_subject = pm.norm_subject
+                        JOIN patches mp ON mp.message_id = mm.message_id
+                         AND mp.series_id = s.merged_series_id
+                        JOIN patch_commits pc ON pc.message_id = mp.message_id
+                        WHERE pm.message_id = c.patch_message_id LIMIT 1) AS carried_by,
+                       (SELECT kind FROM patches WHERE message_id = c.patch_message_id) AS patch_kind
+                FROM effective_concerns c
+                JOIN series_state s ON s.series_id = c.series_id
+                LEFT JOIN messages r ON r.message_id = c.resolved_by
+                WHERE c.confident = 1 AND s.chain_merged_date IS NOT NULL
+                  AND c.date <= s.chain_merged_date
+                  AND (c.status = 'open' OR r.date > s.chain_merged_date)
+            ) o
+            JOIN series_state ms ON ms.series_id = o.merged_series_id
+            LEFT JOIN commits cm ON cm.sha = o.carried_by
+            -- a concern about a patch dropped before the merge went with it
+            WHERE o.patch_message_id IS NULL OR o.patch_kind = 'cover' OR o.carried_by IS NOT NULL
+            ORDER BY o.date;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -607,6 +750,8 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("015_model_score", M015_MODEL_SCORE),
     ("016_stale_confident", M016_STALE_CONFIDENT),
     ("017_commits", M017_COMMITS),
+    ("018_corrections", M018_CORRECTIONS),
+    ("020_merged_open_corrected", M020_MERGED_OPEN_CORRECTED),
 ]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from abiwatch.db.blobs import compress_raw
 from abiwatch.ingest.body import extract_body, looks_like_diff, split_text
+from abiwatch.ingest.commands import find_commands
 from abiwatch.ingest.diff import pull_request_url, summarize_diffs, summarize_diffstat
 from abiwatch.ingest.headers import (
     Problems,
@@ -50,6 +51,7 @@ class Parsed:
     trailers: list[dict[str, Any]]
     list_ids: list[str]
     problems: list[tuple[str, str]] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)  # `#abiwatch:` lines, in order
 
 
 def json_strings(items: list[str] | tuple[str, ...]) -> str:
@@ -280,4 +282,5 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
                   for t in trailers],
         list_ids=lists,
         problems=list(problems.items),
+        commands=find_commands(split.own),
     )

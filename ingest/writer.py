@@ -90,6 +90,7 @@ class Rows:
     patch_files: list[tuple]
     trailers: list[tuple]
     problems: list[tuple[str, str]]
+    commands: list[tuple[str, int, str]]  # (message_id, position, command)
 
 
 def to_rows(p: Parsed) -> Rows:
@@ -106,6 +107,7 @@ def to_rows(p: Parsed) -> Rows:
         [(t["message_id"], t["name"], t["value"], t["person_name"], t["person_addr"])
          for t in p.trailers],
         p.problems,
+        [(mid, i, c) for i, c in enumerate(p.commands)],
     )
 
 
@@ -167,6 +169,7 @@ class Writer:
                 "SELECT message_id, content_key FROM messages WHERE message_id IN ({})",
                 [p.message_id for p in parsed]))
             new_msgs, new_raw, refs, patches, files, trailers, problems = [], [], [], [], [], [], []
+            commands: list[tuple[str, int, str]] = []
             new_refs: list[list[str]] = []  # each new message's References, as parsed
             memberships: list[tuple[str, str]] = []
             run_id = self.run_id
@@ -210,6 +213,7 @@ class Writer:
                     patches.append((p.patch, p.message[_FROM_ADDR_AT]))
                     files.extend(p.patch_files)
                 trailers.extend(p.trailers)
+                commands.extend(p.commands)
                 if p.problems:
                     self.stats.problems += 1
                 problems.extend((mid, sha, p.source, k, d) for k, d in p.problems)
@@ -247,6 +251,9 @@ class Writer:
                 "INSERT OR IGNORE INTO parse_problems (message_id, subject_key, source, kind, "
                 "detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
                 [(m, s, src, k, d, run_id) for m, s, src, k, d in problems])
+            if commands:
+                conn.executemany("INSERT OR IGNORE INTO mail_commands (message_id, position, "
+                                 "command) VALUES (?, ?, ?)", commands)
             conn.executemany("INSERT OR IGNORE INTO lists (name) VALUES (?)",
                              [(n,) for n in {n for _, n in memberships}])
             conn.executemany("INSERT OR IGNORE INTO message_lists VALUES (?, ?)", memberships)

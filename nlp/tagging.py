@@ -14,12 +14,13 @@ import logging
 import multiprocessing
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlite_utils
 
+from abiwatch.db.corrections import apply_mail_commands
 from abiwatch.nlp.analysis import Analysis, analyze, diff_interfaces
 from abiwatch.nlp.catalog import Catalog, load_catalog
 from abiwatch.nlp.classifier import (
@@ -46,6 +47,8 @@ class TagStats:
     open: int = 0
     resolved: int = 0
     unsure: int = 0     # kept under the shown threshold
+    corrected: int = 0  # `#abiwatch:` mail commands applied in this run
+    refused: int = 0    # ...recorded but not applied (untrusted sender, not understood)
     seconds: float = 0.0
 
 
@@ -188,8 +191,11 @@ def _write(db: sqlite_utils.Database, results: list[tuple[Analysis, dict[str, st
 
 def tag(db: sqlite_utils.Database, *, redo: bool = False, catalog_path: str | None = None,
         patterns_path: str | None = None, workers: int | None = None,
-        progress: bool | None = None) -> TagStats:
-    """Tag untagged messages (all with redo) and re-decide their threads; return stats."""
+        progress: bool | None = None, trusted: Sequence[str] | None = ()) -> TagStats:
+    """Tag untagged messages (all with redo) and re-decide their threads, then apply the
+    `#abiwatch:` mail commands that now answer a concern (`trusted`: addresses whose
+    commands are applied to any concern; None leaves the commands for a later run);
+    return stats."""
     started = time.perf_counter()
     catalog = load_catalog(catalog_path, patterns_path)
     store_catalog(db, catalog)
@@ -237,6 +243,11 @@ def tag(db: sqlite_utils.Database, *, redo: bool = False, catalog_path: str | No
     decide_threads(db, threads, catalog)
     if analyzed or threads:
         refresh_summaries(db)
+    # Corrections are kept apart from the concerns this run rewrote (they are keyed by
+    # message and interface); only commands whose concern exists now can be applied.
+    if trusted is not None:
+        mail = apply_mail_commands(db, trusted)
+        stats.corrected, stats.refused = mail.applied, mail.refused
     for status, n in db.execute("SELECT status, COUNT(*) FROM concerns WHERE confident = 1 "
                                 "GROUP BY status"):
         setattr(stats, status, n) if status in ("open", "resolved") else None

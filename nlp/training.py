@@ -218,17 +218,23 @@ def _x(rows: list[Row], probs: list[float]) -> np.ndarray:
 
 def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Path = MODEL_DIR,
           seed: int = 0, judged: list[dict] | None = None,
-          held_out_subjects: set[str] | None = None) -> dict:
-    """Train the classifier and the combiner from labelled threads (and judged sentences)
-    in db; write them to out_dir.
+          held_out_subjects: set[str] | None = None,
+          corrections: list[dict] | None = None) -> dict:
+    """Train the classifier and the combiner from labelled threads (and judged sentences,
+    and the verdicts people gave as corrections) in db; write them to out_dir.
 
-    Messages whose normalised subject is in held_out_subjects are left out: another
-    version of a test thread's series repeats its points, and would leak them."""
+    Corrections are judged sentences (db/correction_reports.training_labels): the
+    classifier learns from them, the combiner and thresholds do not, as they were not
+    drawn as mail comes. Messages whose normalised subject is in held_out_subjects are
+    left out: another version of a test thread's series repeats its points, and would
+    leak them."""
     import spacy
 
     from abiwatch.nlp.classifier import concern_probabilities
 
     rows = labelled_rows(db, labels) + judged_rows(db, judged or [])
+    from_people = judged_rows(db, corrections) if corrections else []
+    rows += from_people
     if held_out_subjects:
         subject = dict(db.execute("SELECT message_id, norm_subject FROM messages").fetchall())
         rows = [r for r in rows if subject.get(r.message_id) not in held_out_subjects]
@@ -276,7 +282,9 @@ def train(db: sqlite_utils.Database, labels: list[tuple[str, dict]], out_dir: Pa
         "trained_on": {"sentences": len(rows), "positives": sum(r.y for r in rows), "threads": len(threads),
                        "sets": sorted({name for name, _ in labels}),
                        "judged_sentences": sum(1 for r in rows if r.thread.startswith("judged:")),
-                       "left_out_test_series": len(held_out_subjects or ())},
+                       "left_out_test_series": len(held_out_subjects or ()),
+                       # only when asked for, so the shipped model's report is unchanged
+                       **({"corrections": len(from_people)} if corrections else {})},
         "out_of_fold_at_threshold": at,
         "out_of_fold_at_keep_threshold": at_keep,
         "out_of_fold_curve": curve(*by_message(nrows, conf)),

@@ -8,6 +8,7 @@ every start is rate limited by Discord and needless when nothing changed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import discord
 from discord import app_commands
 
 from abiwatch.bot.discord.commands import AbiwatchTree, add_commands
+from abiwatch.bot.discord.corrections import CorrectionButton
 from abiwatch.bot.discord.redact import install_redaction
 from abiwatch.bot.discord.service import AnswerService
 from abiwatch.bot.engine import Engine
@@ -32,6 +34,10 @@ def intents() -> discord.Intents:
 class AbiwatchClient(discord.Client):
     """A discord.py client that answers abiwatch slash commands from one database."""
 
+    async def setup_hook(self) -> None:
+        """Answer correction buttons in any message, including those sent before a restart."""
+        self.add_dynamic_items(CorrectionButton)
+
     def __init__(self, service: AnswerService, **options: Any):
         # abiwatch never joins voice: without this, every start warns that PyNaCl and
         # davey (voice libraries) are missing, which only alarms whoever runs the bot.
@@ -48,17 +54,22 @@ class AbiwatchClient(discord.Client):
                     self.service.db_path)
 
 
-def build_client(db_path: str | Path, **options: Any) -> AbiwatchClient:
-    """Return a client answering from the database at db_path (options go to discord.Client)."""
-    return AbiwatchClient(AnswerService(Engine(db_path)), **options)
+def build_client(db_path: str | Path, correction_roles: Sequence[str] = (),
+                 **options: Any) -> AbiwatchClient:
+    """Return a client answering from the database at db_path; members of correction_roles
+    (role names or ids) may correct concerns. Options go to discord.Client."""
+    return AbiwatchClient(AnswerService(Engine(db_path), correction_roles), **options)
 
 
-async def run_bot(token: str, db_path: str | Path, **options: Any) -> None:
+async def run_bot(token: str, db_path: str | Path, correction_roles: Sequence[str] = (),
+                  **options: Any) -> None:
     """Connect to Discord with token and answer commands until cancelled."""
     install_redaction(token)
     if not Path(db_path).exists():
         logger.warning("no database at %s yet: commands will say so until it is built", db_path)
-    client = build_client(db_path, **options)
+    if not correction_roles:
+        logger.info("no [corrections] discord_roles: nobody may correct concerns from Discord")
+    client = build_client(db_path, correction_roles, **options)
     async with client:
         await client.start(token)
 

@@ -18,12 +18,22 @@ from urllib.parse import unquote
 import discord
 from discord import app_commands
 
+from abiwatch.bot.discord.corrections import (
+    button,
+    may_correct,
+    message_key,
+    outcome,
+    recorded_as,
+    refusal,
+    where,
+)
 from abiwatch.bot.discord.service import CHOICE_TEXT, AnswerService
 from abiwatch.bot.discord.views import Pager
-from abiwatch.bot.engine import Answer
+from abiwatch.bot.engine import Answer, ConcernItem
 from abiwatch.bot.question import MAX_QUESTION, Question
-from abiwatch.bot.render import to_embeds
+from abiwatch.bot.render import FIELDS_PER_PAGE, to_embeds
 from abiwatch.db import DatabaseMissing
+from abiwatch.db.corrections import Action, CorrectionError
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +81,8 @@ def friendly(error: Exception) -> str:
         return str(error)
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, CorrectionError):
+        return str(error)
     if isinstance(error, DatabaseMissing):
         return ("The abiwatch database is not there yet: whoever runs this bot needs to run "
                 "`abiwatch ingest` and `abiwatch tag`.")
@@ -95,7 +107,8 @@ class AbiwatchTree(app_commands.CommandTree):
         line = friendly(error)
         name = interaction.command.qualified_name if interaction.command else "?"
         cause = getattr(error, "original", error)
-        if isinstance(error, (app_commands.CommandOnCooldown, BadInput)):
+        if isinstance(error, (app_commands.CommandOnCooldown, BadInput)) or \
+                isinstance(cause, CorrectionError):
             logger.info("/%s by user %s refused: %s", name, interaction.user.id, line)
         elif isinstance(cause, DatabaseMissing):
             # An operator's to-do, not a bug: one line in the log, no traceback.
@@ -112,13 +125,30 @@ class AbiwatchTree(app_commands.CommandTree):
             logger.warning("could not tell user %s about the failure: %s", interaction.user.id, exc)
 
 
+def correction_buttons(answer: Answer, pages: list[dict]) -> list[list[discord.ui.Item]]:
+    """Return the ✎ #N buttons under each page: one per concern the page shows."""
+    concerns = [i for i in answer.items if isinstance(i, ConcernItem)]
+    out: list[list[discord.ui.Item]] = []
+    for n, page in enumerate(pages):
+        # to_embeds puts FIELDS_PER_PAGE items on a page, and drops the last ones of a
+        # page over Discord's size limit: the page shows the first len(fields).
+        shown = concerns[n * FIELDS_PER_PAGE:][:len(page["fields"])] if concerns else []
+        # Row 0 holds the page buttons; five buttons fit a row.
+        out.append([button("edit", c.id, message_key(c.message_id), row=1 + k // 5)
+                    for k, c in enumerate(shown)])
+    return out
+
+
 async def reply(interaction: discord.Interaction, answer: Answer) -> None:
-    """Replace the deferred reply with the answer's first page, with page buttons if needed."""
-    pages = [discord.Embed.from_dict(p) for p in to_embeds(answer)]
-    if len(pages) == 1:
+    """Replace the deferred reply with the answer's first page, with page buttons if needed
+    and a ✎ #N button for each concern shown."""
+    dicts = to_embeds(answer)
+    pages = [discord.Embed.from_dict(p) for p in dicts]
+    extras = correction_buttons(answer, dicts)
+    if len(pages) == 1 and not extras[0]:
         await interaction.edit_original_response(embed=pages[0])
         return
-    view = Pager(pages, interaction.user.id)
+    view = Pager(pages, interaction.user.id, page_items=extras)
     view.origin = interaction
     await interaction.edit_original_response(embed=pages[0], view=view)
 
@@ -247,3 +277,36 @@ def add_commands(tree: app_commands.CommandTree, service: AnswerService) -> None
         await interaction.response.defer(ephemeral=not public, thinking=True)
         await reply(interaction, await service.ask(question))
 
+    @tree.command(name="correct", description="Correct the verdict on a concern (needs a correcting role)")
+    @app_commands.describe(concern="The concern's number (#N in answers)",
+                           action="What is true of it",
+                           message="resolved-by: the resolving mail; patch: the patch "
+                                   "(Message-ID or lore link)",
+                           interface="interface: the interface it is about",
+                           reason="Why (kept with the correction)", public=PUBLIC)
+    @app_commands.autocomplete(interface=complete_interface)
+    @cooldown
+    async def correct(interaction: discord.Interaction,
+                      concern: app_commands.Range[int, 1, 10**12],
+                      action: Literal["resolved-by", "not-a-concern", "reopen", "interface", "patch"],
+                      message: app_commands.Range[str, 3, 300] | None = None,
+                      interface: app_commands.Range[str, 1, CHOICE_TEXT] | None = None,
+                      reason: app_commands.Range[str, 1, 300] | None = None,
+                      public: bool = False) -> None:
+        if not may_correct(interaction.user, service.correction_roles):
+            raise BadInput(refusal(service.correction_roles))
+        value = None
+        if action in ("resolved-by", "patch") and message:
+            value = parse_message_id(message)
+        elif action == "patch":
+            raise BadInput("patch needs message: the patch's Message-ID or lore link.")
+        if action == "interface":
+            if not interface:
+                raise BadInput("interface needs interface: the interface the concern is about.")
+            value = interface_name(interface)
+        name, uid = recorded_as(interaction.user)
+        state = await service.correct(concern, Action(action, value, reason), author=name,
+                                      author_id=uid, source_ref=where(interaction))
+        logger.info("concern %s corrected (%s) by Discord user %s", concern, action,
+                    interaction.user.id)
+        await interaction.response.send_message(outcome(state, name), ephemeral=not public)

@@ -1,17 +1,21 @@
 """The engine as the Discord adapter sees it: every call runs in a worker thread
-so the event loop never waits on SQLite or spaCy. No SQL and no formatting here."""
+so the event loop never waits on SQLite or spaCy. No SQL and no formatting here.
+Corrections are the one write: they open the database read-write for that only."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from abiwatch.bot.discord.corrections import message_key
 from abiwatch.bot.engine import Answer, Engine
 from abiwatch.bot.question import Question
 from abiwatch.db import DatabaseMissing, open_db
 from abiwatch.db import answer_queries as aq
+from abiwatch.db import corrections as corr
 
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 CHOICE_TEXT = 100  # and each choice's name and value are at most 100 characters
@@ -26,10 +30,12 @@ class Person:
 
 
 class AnswerService:
-    """Runs the answer engine and the autocomplete look-ups off the event loop."""
+    """Runs the answer engine, the autocomplete look-ups and corrections off the event loop."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, correction_roles: Sequence[str] = ()):
         self.engine = engine
+        # Discord roles (names or ids) whose members may correct concerns.
+        self.correction_roles = tuple(correction_roles)
         # The spaCy pipeline behind free-form questions is built lazily and is not
         # documented as thread-safe: one free-form question at a time.
         self._nlp_lock = threading.Lock()
@@ -103,3 +109,47 @@ class AnswerService:
     async def people(self, typed: str) -> list[Person]:
         """Return people who raised concerns matching typed, looked up in a thread."""
         return await asyncio.to_thread(self._people, typed)
+
+    # --- corrections: the one place the bot writes ------------------------------
+
+    def _concern(self, db, concern_id: int, key: str | None) -> dict:
+        """Return the concern (automatic row) a button or /correct names; refuse a stale one."""
+        concern = corr.concern_row(db, concern_id)
+        if concern is None:
+            raise corr.CorrectionError(f"There is no concern #{concern_id}.")
+        if key is not None and key != message_key(concern["message_id"]):
+            # The id went to another concern when the archive was re-tagged.
+            raise corr.CorrectionError(f"This answer is out of date (concern #{concern_id} is "
+                                       "now another one): ask again, then correct.")
+        return concern
+
+    def _card(self, concern_id: int, key: str) -> tuple[dict, dict | None]:
+        self._require_db()
+        db = open_db(self.db_path, readonly=True)
+        try:
+            return self._concern(db, concern_id, key), corr.effective(db, concern_id)
+        finally:
+            db.conn.close()
+
+    async def card(self, concern_id: int, key: str) -> tuple[dict, dict | None]:
+        """Return a concern's automatic row and its row as corrected (None: not a concern),
+        read in a thread, for its correction card."""
+        return await asyncio.to_thread(self._card, concern_id, key)
+
+    def _correct(self, concern_id: int, action: corr.Action, author: str, author_id: str,
+                 key: str | None, source_ref: str) -> dict:
+        self._require_db()
+        db = open_db(self.db_path)  # read-write: recording a correction is the bot's one write
+        try:
+            self._concern(db, concern_id, key)
+            return corr.correct(db, concern_id, action, author=author, author_id=author_id,
+                                source="discord", source_ref=source_ref)
+        finally:
+            db.conn.close()
+
+    async def correct(self, concern_id: int, action: corr.Action, *, author: str, author_id: str,
+                      key: str | None = None, source_ref: str = "") -> dict:
+        """Record a correction made on Discord (in a thread); return the concern as it now
+        reads (see db.corrections.correct)."""
+        return await asyncio.to_thread(self._correct, concern_id, action, author, author_id, key,
+                                       source_ref)

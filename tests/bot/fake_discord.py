@@ -288,7 +288,28 @@ class FakeDiscord:
 
     # --- interactions a test sends ------------------------------------------------
 
-    def _interaction(self, kind: int, data: dict, user_id: int, message: dict | None = None) -> dict:
+    async def guild_create(self, roles: dict[int, str]) -> None:
+        """Push GUILD_CREATE for GUILD_ID with these roles (id -> name), as Discord does for
+        each server a bot with the guilds intent is in (it is how the bot learns role names)."""
+        everyone = {"id": str(GUILD_ID), "name": "@everyone", "position": 0}
+        payload = {
+            "id": str(GUILD_ID), "name": "kernel", "owner_id": str(OWNER_ID), "icon": None,
+            "member_count": 3, "large": False, "unavailable": False, "features": [],
+            "joined_at": "2025-01-01T00:00:00+00:00", "emojis": [], "stickers": [],
+            "roles": [{**r, "color": 0, "hoist": False, "icon": None, "unicode_emoji": None,
+                       "permissions": "0", "managed": False, "mentionable": False, "flags": 0}
+                      for r in [everyone, *({"id": str(i), "name": n, "position": k}
+                                            for k, (i, n) in enumerate(roles.items(), 1))]],
+            "channels": [{"id": str(CHANNEL_ID), "type": 0, "guild_id": str(GUILD_ID),
+                          "name": "kernel", "position": 0, "permission_overwrites": [],
+                          "nsfw": False, "parent_id": None, "topic": None}],
+            "threads": [], "members": [], "voice_states": [], "presences": [],
+            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
+        }
+        await self.dispatch("GUILD_CREATE", payload)
+
+    def _interaction(self, kind: int, data: dict, user_id: int, message: dict | None = None,
+                     roles: list[int] | None = None) -> dict:
         iid = next(self._ids)
         payload = {
             "id": str(iid), "application_id": str(APP_ID), "type": kind,
@@ -298,7 +319,8 @@ class FakeDiscord:
                         "name": "kernel", "position": 0, "permission_overwrites": [],
                         "nsfw": False, "parent_id": None, "topic": None, "rate_limit_per_user": 0,
                         "last_message_id": None},
-            "member": {"user": _user(user_id, f"user{user_id % 1000}"), "roles": [],
+            "member": {"user": _user(user_id, f"user{user_id % 1000}"),
+                       "roles": [str(r) for r in roles or []],
                        "joined_at": "2025-01-01T00:00:00+00:00", "deaf": False, "mute": False,
                        "flags": 0, "pending": False, "permissions": "2248473465835073",
                        "nick": None, "avatar": None},
@@ -319,12 +341,12 @@ class FakeDiscord:
         return str(next(self._ids))  # not synced in this run: Discord would still know it
 
     async def slash(self, name: str, options: dict[str, Any] | None = None, *,
-                    user_id: int = ASKER_ID) -> dict:
+                    user_id: int = ASKER_ID, roles: list[int] | None = None) -> dict:
         """Send INTERACTION_CREATE for /name with options; return the interaction payload."""
-        opts = [{"name": k, "type": 5 if isinstance(v, bool) else 3, "value": v}
-                for k, v in (options or {}).items()]
+        opts = [{"name": k, "type": 5 if isinstance(v, bool) else 4 if isinstance(v, int) else 3,
+                 "value": v} for k, v in (options or {}).items()]
         payload = self._interaction(2, {"id": self._command_id(name), "name": name, "type": 1,
-                                        "options": opts}, user_id)
+                                        "options": opts}, user_id, roles=roles)
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
@@ -338,10 +360,11 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 
-    async def click(self, message_id: int, custom_id: str, *, user_id: int = ASKER_ID) -> dict:
+    async def click(self, message_id: int, custom_id: str, *, user_id: int = ASKER_ID,
+                    roles: list[int] | None = None) -> dict:
         """Send a button-click INTERACTION_CREATE on a stored message; return it."""
         payload = self._interaction(3, {"custom_id": custom_id, "component_type": 2}, user_id,
-                                    message=self.messages[message_id])
+                                    message=self.messages[message_id], roles=roles)
         await self.dispatch("INTERACTION_CREATE", payload)
         return payload
 

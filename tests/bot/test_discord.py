@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import logging
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -77,12 +79,13 @@ def fake(monkeypatch) -> fd.FakeDiscord:
 
 
 def with_bot(fake: fd.FakeDiscord, db_path: Path,
-             scenario: Callable[[discord.Client], Awaitable[None]]) -> None:
+             scenario: Callable[[discord.Client], Awaitable[None]],
+             correction_roles: tuple[str, ...] = ()) -> None:
     """Start the real client against the fake, run scenario once it is ready, stop it."""
 
     async def main() -> None:
         # guild_ready_timeout: READY lists no guilds, so do not wait 2 s for GUILD_CREATEs.
-        client = build_client(db_path, guild_ready_timeout=0.01)
+        client = build_client(db_path, correction_roles, guild_ready_timeout=0.01)
         async with client:
             start = asyncio.create_task(client.start(TOKEN), name="client.start")
             ready = asyncio.create_task(client.wait_for("ready", timeout=15))
@@ -126,6 +129,11 @@ def _buttons(message: dict) -> dict[str, dict]:
     return {c["label"]: c for row in message["components"] for c in row["components"]}
 
 
+def _concern_ids(embed: dict) -> list[int]:
+    """Return the concern numbers (#N) an answer page shows, in order."""
+    return [int(re.search(r"· #(\d+)$", f["name"]).group(1)) for f in embed["fields"]]
+
+
 # --- (a) sync --------------------------------------------------------------------
 
 
@@ -137,8 +145,8 @@ def test_sync_pushes_the_command_schema(fake, lkml_db):
     assert TOKEN not in result.output
     schema = {c["name"]: c for c in fake.commands[fd.GUILD_ID]}
     assert set(schema) == {"unresolved", "concerns", "interface", "patch", "thread", "search",
-                           "who", "merged", "ask"}
-    assert "synced 9 commands to server" in result.output
+                           "who", "merged", "ask", "correct"}
+    assert "synced 10 commands to server" in result.output
     put = [r for r in fake.requests if r.method == "PUT"]
     assert [r.path for r in put] == [f"/api/v10/applications/{fd.APP_ID}/guilds/{fd.GUILD_ID}/commands"]
 
@@ -513,3 +521,174 @@ def test_bot_run_without_token_exits_with_a_clear_message(lkml_db, value):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: DISCORD_TOKEN is not set: export "
                                                    "DISCORD_TOKEN=")
+
+
+# --- (g) corrections from Discord --------------------------------------------------------
+
+MAINTAINERS = 1100000000000000010  # a role id on the fake server
+
+
+@pytest.fixture
+def own_db(lkml_db, tmp_path) -> Path:
+    """A private copy of the tagged LKML database: corrections write to it."""
+    path = tmp_path / "abiwatch.db"
+    shutil.copy(lkml_db, path)
+    return path
+
+
+def _newest_open_vmi(db_path: Path) -> tuple[int, str]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return conn.execute("SELECT id, message_id FROM concerns WHERE interface = 'VMI' AND "
+                            "status = 'open' AND confident = 1 ORDER BY date DESC, id DESC "
+                            "LIMIT 1").fetchone()
+    finally:
+        conn.close()
+
+
+async def _roles_known(fake: fd.FakeDiscord, client: discord.Client) -> None:
+    """Tell the bot the server's roles, as Discord does when it connects, and wait for them."""
+    await fake.guild_create({MAINTAINERS: "maintainers"})
+    for _ in range(500):
+        if client.get_guild(fd.GUILD_ID) is not None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the bot never learned the server's roles")
+
+
+def _cli_unresolved_vmi(db_path: Path) -> list[int]:
+    result = CliRunner().invoke(cli, ["--db", str(db_path), "ask", "--json", "unresolved VMI"])
+    assert result.exit_code == 0, result.output
+    return [i["id"] for i in json.loads(result.output)["items"]]
+
+
+def test_a_button_press_marks_a_concern_resolved_for_every_later_answer(fake, own_db):
+    concern_id, message_id = _newest_open_vmi(own_db)
+    seen = {}
+
+    async def scenario(client):
+        await _roles_known(fake, client)
+        asked = await fake.slash("unresolved", {"interface": "VMI"})
+        seen["answer"] = answer = await fake.wait_for_reply(asked)
+        edit = _buttons(answer)[f"✎ #{concern_id}"]
+        # Pressing without the role is refused in one line, and nothing is recorded.
+        press = await fake.click(int(answer["id"]), edit["custom_id"], user_id=fd.OTHER_ID)
+        seen["refused"] = await fake.wait_for_callback(press)
+        # A maintainer gets the concern's card, then presses ✓ on it.
+        press = await fake.click(int(answer["id"]), edit["custom_id"], roles=[MAINTAINERS])
+        seen["card"] = card = await fake.wait_for_reply(press)
+        press = await fake.click(int(card["id"]), _buttons(card)["✓ resolved"]["custom_id"],
+                                 roles=[MAINTAINERS])
+        seen["done"] = await fake.wait_for_callback(press)
+        again = await fake.slash("unresolved", {"interface": "VMI"}, user_id=fd.OTHER_ID)
+        seen["after"] = await fake.wait_for_reply(again)
+
+    with_bot(fake, own_db, scenario, correction_roles=("maintainers",))
+    [page] = seen["answer"]["embeds"]
+    assert concern_id in _concern_ids(page)
+    # One ✎ button per concern shown, named by its number.
+    assert {k for k in _buttons(seen["answer"]) if k.startswith("✎")} == {
+        f"✎ #{i}" for i in _concern_ids(page)}
+    refused = seen["refused"]
+    assert refused["type"] == fd.CHANNEL_MESSAGE and refused["data"]["flags"] & fd.EPHEMERAL
+    assert refused["data"]["content"] == "Only members with the role maintainers may correct concerns here."
+    card = seen["card"]
+    assert card["flags"] & fd.EPHEMERAL and card["content"].startswith(f"Concern #{concern_id} (open)")
+    assert set(_buttons(card)) == {"✓ resolved", "✗ not a concern", "↺ reopen"}
+    done = seen["done"]
+    assert done["type"] == fd.UPDATE_MESSAGE and done["data"]["components"] == []
+    assert done["data"]["content"].startswith(
+        f"Concern #{concern_id}: now resolved (by hand, user6), about VMI")
+    assert concern_id not in _concern_ids(seen["after"]["embeds"][0])
+
+    conn = sqlite3.connect(own_db)
+    [row] = conn.execute("SELECT message_id, interface, action, author, author_id, source, applied "
+                         "FROM corrections").fetchall()
+    conn.close()
+    assert row == (message_id, "VMI", "resolved-by", "user6", f"discord:{fd.ASKER_ID}",
+                   "discord", 1)
+    # The correction outlives a full re-tag, and explain names who made it, where.
+    result = CliRunner().invoke(cli, ["--db", str(own_db), "tag", "--redo"])
+    assert result.exit_code == 0, result.output
+    assert concern_id not in _cli_unresolved_vmi(own_db)
+    explained = CliRunner().invoke(cli, ["--db", str(own_db), "explain", str(concern_id)])
+    assert "automatically open" in explained.output
+    assert re.search(r"resolved-by  -- user6, on Discord  \[in effect\]", explained.output)
+    assert "in effect: resolved (by hand, user6)" in explained.output
+
+
+def test_slash_correct_marks_a_concern_not_a_concern_and_refuses_the_unentitled(fake, own_db):
+    concern_id, _ = _newest_open_vmi(own_db)
+    seen = {}
+
+    async def scenario(client):
+        await _roles_known(fake, client)
+        options = {"concern": concern_id, "action": "not-a-concern", "reason": "a design remark"}
+        nobody = await fake.slash("correct", options, user_id=fd.OTHER_ID)
+        seen["refused"] = await fake.wait_for_callback(nobody)
+        missing = await fake.slash("correct", {**options, "concern": 987654}, roles=[MAINTAINERS],
+                                   user_id=fd.OWNER_ID)
+        seen["missing"] = await fake.wait_for_callback(missing)
+        done = await fake.slash("correct", options, roles=[MAINTAINERS])
+        seen["done"] = await fake.wait_for_callback(done)
+
+    with_bot(fake, own_db, scenario, correction_roles=("maintainers",))
+    assert seen["refused"]["data"]["content"] == \
+        "Only members with the role maintainers may correct concerns here."
+    assert seen["missing"]["data"]["content"] == "There is no concern #987654."
+    done = seen["done"]
+    assert done["type"] == fd.CHANNEL_MESSAGE and done["data"]["flags"] & fd.EPHEMERAL
+    assert done["data"]["content"].startswith(f"Concern #{concern_id}: marked not a concern")
+    assert concern_id not in _cli_unresolved_vmi(own_db)
+    result = CliRunner().invoke(cli, ["--db", str(own_db), "tag", "--redo"])
+    assert result.exit_code == 0, result.output
+    assert concern_id not in _cli_unresolved_vmi(own_db)
+    explained = CliRunner().invoke(cli, ["--db", str(own_db), "explain", str(concern_id)]).output
+    assert "not-a-concern  -- user6, on Discord  [in effect]" in explained
+    assert "reason: a design remark" in explained
+
+
+def test_without_configured_roles_nobody_corrects_from_discord(fake, own_db):
+    concern_id, _ = _newest_open_vmi(own_db)
+    seen = {}
+
+    async def scenario(client):
+        await _roles_known(fake, client)
+        asked = await fake.slash("correct", {"concern": concern_id, "action": "reopen"},
+                                 roles=[MAINTAINERS])
+        seen["reply"] = await fake.wait_for_callback(asked)
+
+    with_bot(fake, own_db, scenario)
+    assert seen["reply"]["data"]["content"].startswith("Corrections from Discord are not enabled")
+    conn = sqlite3.connect(own_db)
+    assert conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0] == 0
+    conn.close()
+
+
+def test_a_button_older_than_a_retag_refuses_rather_than_correct_another_concern(fake, own_db):
+    concern_id, _ = _newest_open_vmi(own_db)
+    seen = {}
+
+    async def scenario(client):
+        await _roles_known(fake, client)
+        asked = await fake.slash("unresolved", {"interface": "VMI"})
+        answer = await fake.wait_for_reply(asked)
+        # Re-tagging can hand an id to another concern: here it goes to the oldest one.
+        conn = sqlite3.connect(own_db)
+        with conn:
+            conn.execute("UPDATE concerns SET id = -id WHERE id = ?", [concern_id])
+            conn.execute("UPDATE concerns SET id = ? WHERE id = (SELECT MIN(id) FROM concerns "
+                         "WHERE id > 0)", [concern_id])
+        conn.close()
+        edit = _buttons(answer)[f"✎ #{concern_id}"]
+        press = await fake.click(int(answer["id"]), edit["custom_id"], roles=[MAINTAINERS])
+        seen["reply"] = await fake.wait_for_callback(press)
+
+    with_bot(fake, own_db, scenario, correction_roles=("maintainers",))
+    reply = seen["reply"]
+    assert reply["type"] == fd.CHANNEL_MESSAGE and reply["data"]["flags"] & fd.EPHEMERAL
+    assert reply["data"]["content"] == (f"This answer is out of date (concern #{concern_id} is now "
+                                        "another one): ask again, then correct.")
+    conn = sqlite3.connect(own_db)
+    assert conn.execute("SELECT COUNT(*) FROM corrections").fetchone()[0] == 0
+    conn.close()
