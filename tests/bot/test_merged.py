@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import kernel_tree as kt
@@ -114,7 +115,7 @@ def test_commits_command_reads_a_tree_and_says_what_matched(unmerged_db, tmp_pat
     db = tmp_path / "copy.db"
     db.write_bytes(unmerged_db.read_bytes())
     repo = kt.new_tree(tmp_path / "linux")
-    kt.paravirt_history(repo, lambda mid: __import__("sqlite3").connect(db).execute(
+    kt.paravirt_history(repo, lambda mid: sqlite3.connect(db).execute(
         "SELECT diff FROM patches WHERE message_id = ?", [mid]).fetchone()[0])
     result = CliRunner().invoke(cli, ["--db", str(db), "commits", str(repo), "--patch-ids"])
     assert result.exit_code == 0, result.output
@@ -141,3 +142,14 @@ def test_the_digest_of_the_merge_week_says_what_went_in_with_concerns_still_open
     assert block.splitlines()[0] == "  x86/paravirt: Get rid of paravirt patching (v2)"
     assert "merged in v6.8-rc1 as " in block and "(3 of 4 parts; 1\n      concern still open at merge), 2023-12-01" in block
     assert f"https://lore.kernel.org/r/{kt.GET_RID_V2}" in block
+
+
+def test_a_concern_corrected_as_not_a_concern_is_not_merged_over(merged_db, tmp_path):
+    db = tmp_path / "copy.db"
+    db.write_bytes(merged_db.read_bytes())
+    cid = sqlite3.connect(db).execute(
+        "SELECT id FROM concerns WHERE message_id = ?", [OPEN_AT_MERGE]).fetchone()[0]
+    result = CliRunner().invoke(cli, ["--db", str(db), "correct", str(cid), "not-a-concern",
+                                      "--by", "Ingo Molnar"])
+    assert result.exit_code == 0, result.output
+    assert _ask(db, "merged with open concerns paravirt_ops")["items"] == []
