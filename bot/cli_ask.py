@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -28,6 +29,8 @@ def register(cli: click.Group) -> None:
         obj.require_db()
         answer = Engine(obj.db_path).ask(" ".join(question))
         click.echo(to_json(answer) if as_json else to_text(answer))
+        if not answer.ok:
+            sys.exit(1)
 
     @cli.command()
     @click.pass_obj
@@ -41,6 +44,7 @@ def register(cli: click.Group) -> None:
         if readline is not None and history.exists():
             readline.read_history_file(str(history))
         engine = Engine(obj.db_path)
+        last = None  # the question before, for "more" and "and for Xen?"
         click.echo("Ask about kernel interface concerns; `help` lists the commands.")
         try:
             while True:
@@ -50,7 +54,15 @@ def register(cli: click.Group) -> None:
                     break
                 if not line or line in ("quit", "exit"):
                     break
-                click.echo(to_text(engine.ask(line)))
+                asked = engine.follow_up(line, last)
+                if asked is None:
+                    try:
+                        asked = engine.understand(line)
+                    except ValueError:
+                        click.echo(to_text(engine.ask(line)))  # says what could not be read
+                        continue
+                click.echo(to_text(engine.answer(asked)))
+                last = asked
         finally:
             if readline is not None:
                 try:

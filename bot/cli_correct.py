@@ -14,7 +14,7 @@ import click
 
 from abiwatch.db import correction_reports as reports
 from abiwatch.db import corrections as corr
-from abiwatch.db.queries import lore_url
+from abiwatch.db.lore import lore_url
 
 ACTIONS_HELP = ("not-a-concern [REASON], resolved-by [MESSAGE-ID|LORE-LINK] [REASON], "
                 "reopen [REASON], interface NAME, patch MESSAGE-ID")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from abiwatch.bot.verdicts import hand_note, verdict
-from abiwatch.db.queries import lore_url
+from abiwatch.db.lore import lore_url
 
 WIDTH = 76
 

@@ -8,65 +8,32 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
+from abiwatch.bot import series_answers
+from abiwatch.bot.answer_types import Answer, ConcernItem, concern_item
 from abiwatch.bot.question import MAX_QUESTION, Question, parse_explicit, understand
+from abiwatch.bot.search_terms import parse_search
+from abiwatch.db import DatabaseMissing, open_db
 from abiwatch.db import answer_queries as aq
 from abiwatch.db import merge_queries as mq
-from abiwatch.db import open_db
-from abiwatch.db.queries import lore_url
+from abiwatch.db.lore import lore_url
 from abiwatch.nlp.catalog import Catalog, catalog_of, load_catalog
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass
-class ConcernItem:
-    id: int
-    message_id: str
-    interface: str
-    status: str
-    kind: str
-    text: str
-    author: str | None
-    author_addr: str | None
-    date: str | None
-    patch_message_id: str | None
-    patch_title: str | None
-    resolved_by: str | None
-    resolution: str | None
-    url: str
-    resolved_url: str | None
-    patch_url: str | None
-    stale: str | None = None   # why an open concern can no longer be answered
-    correction: str | None = None  # the verdict a person gave ('resolved-by', 'reopen'), if any
-    corrected_by: str | None = None
-    merge: dict | None = None  # for concerns merged over: the release, commit and date
-
-
-@dataclass
-class Answer:
-    """What the engine says: the intent it answered, how it understood the question,
-    the items, and an optional summary and note."""
-
-    intent: str
-    understood_as: str
-    items: list[Any] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    note: str | None = None
-    title: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+# chat follow-ups: "and for Xen?", "what about KVM", "and Hyper-V"
+_AND_FOR = re.compile(r"^(?:and|what about|how about)\s+(?:for\s+|about\s+)?(.+)$")
 
 
 HELP = (
     "Ask in plain words (\"which concerns about VMI are still open?\", \"what did Ingo "
     "object to in January 2007?\") or use a command:\n"
-    "  unresolved [INTERFACE]        open concerns, newest first\n"
+    "  unresolved [INTERFACE] [--kind KIND]   open concerns, newest first\n"
     "  concerns INTERFACE [--status open|resolved|all] [--by PERSON] [--since DATE]\n"
+    "           [--until DATE] [--kind nak|objection|request|question|risk]\n"
+    "           [--resolved-since DATE] [--resolved-until DATE]\n"
     "  interface NAME                patches, versions, concern counts, people\n"
     "  patch WORDS|MESSAGE-ID        a series, its versions, trailers and concerns\n"
     "  thread MESSAGE-ID             the thread as a tree\n"
@@ -74,18 +41,9 @@ HELP = (
     "  who PERSON                    what a person raised and whether it was resolved\n"
     "  merged [INTERFACE]            concerns still open when their series was merged\n"
     "Add --unsure to unresolved, concerns and who to include concerns under the model's\n"
-    "confidence threshold (kept, but not shown by default)."
+    "confidence threshold (kept, but not shown by default); --limit N or --all to lists\n"
+    "(50 by default). Message-IDs may be given as <id>, id:ID or any lore.kernel.org link."
 )
-
-
-def _concern_item(r: dict) -> ConcernItem:
-    return ConcernItem(
-        r["id"], r["message_id"], r["interface"], r["status"], r["kind"], r["text"],
-        r["author_name"] or r["author_addr"], r["author_addr"], r["date"], r["patch_message_id"],
-        r["patch_title"], r["resolved_by"], r["resolution"], lore_url(r["message_id"]),
-        lore_url(r["resolved_by"]) if r["resolved_by"] else None,
-        lore_url(r["patch_message_id"]) if r["patch_message_id"] else None, r.get("stale"),
-        r.get("correction"), r.get("corrected_by"))
 
 
 class Engine:
@@ -132,12 +90,28 @@ class Engine:
             q.notes.append(f"the question was cut to its first {MAX_QUESTION} characters")
         return q
 
+    def follow_up(self, text: str, last: Question | None) -> Question | None:
+        """Return the question a chat follow-up asks after last: "more" pages on, "and for
+        Xen?" asks the same with another interface; None if text is a new question."""
+        if last is None:
+            return None
+        low = text.strip().lower().rstrip("?!. ")
+        if low in ("more", "next", "show more", "more please", "and more"):
+            return replace(last, offset=last.offset + last.limit, explicit=True, notes=[])
+        m = _AND_FOR.match(low)
+        if m and last.intent in ("unresolved", "concerns", "interface", "merged", "who"):
+            name = self.catalog.resolve(m.group(1).strip())
+            if name:
+                return replace(last, interface=name, offset=0, explicit=True, notes=[])
+        return None
+
     def ask(self, text: str) -> Answer:
         """Return the answer to a question typed by a person."""
         try:
             q = self.understand(text)
         except ValueError as exc:
-            return Answer("help", "help", note=f"{exc}.\n{HELP}", title="I could not read that")
+            return Answer("help", "help", note=f"{exc}.\n{HELP}", title="I could not read that",
+                          ok=False)
         return self.answer(q)
 
     def answer(self, q: Question) -> Answer:
@@ -145,7 +119,10 @@ class Engine:
         if not self.db_path.exists():
             return Answer(q.intent, q.describe(), note=f"no database at {self.db_path}: run "
                           "`abiwatch ingest ARCHIVE` and `abiwatch tag` first", title="No data")
-        db = open_db(self.db_path, readonly=True)
+        try:
+            db = open_db(self.db_path, readonly=True)
+        except DatabaseMissing as exc:
+            return Answer(q.intent, q.describe(), note=str(exc), title="Database not ready", ok=False)
         try:
             handler = getattr(self, f"_{q.intent}", None) or self._help
             ans = handler(db, q)
@@ -176,30 +153,58 @@ class Engine:
         q.status = "open"
         return self._concerns(db, q, intent="unresolved")
 
+    def _filter(self, q: Question, people: list[dict] | None) -> aq.ConcernFilter:
+        """Return the concern filter a question asks for (dates on raising or resolving)."""
+        on_resolution = q.dates_of == "resolved"
+        return aq.ConcernFilter(
+            interface=q.interface, status=q.status, kind=q.kind,
+            person_addrs=[p["addr"] for p in people] if people is not None else None,
+            since=None if on_resolution else q.since, until=None if on_resolution else q.until,
+            resolved_since=q.since if on_resolution else None,
+            resolved_until=q.until if on_resolution else None, unsure=q.unsure)
+
+    def _concern_list(self, db, q: Question, f: aq.ConcernFilter) -> tuple[list[ConcernItem], dict, str | None]:
+        """Return one page of concerns, the counts behind it and a note saying what was left out."""
+        rows = aq.concerns(db, f, limit=q.offset + q.limit)[q.offset:]
+        items = [concern_item(r) for r in rows]
+        total = aq.concern_total(db, f)
+        summary = {"total": total, "shown": len(items), "offset": q.offset}
+        note = None
+        if q.offset + len(items) < total:
+            first = q.offset + 1
+            note = (f"{first}-{q.offset + len(items)} of {total} shown: add --all or --limit N "
+                    f"(or narrow with --since, --by, --kind), or say \"more\" in chat")
+        elif q.offset:
+            note = f"{q.offset + 1}-{q.offset + len(items)} of {total} shown (the last of them)"
+        if q.dates_of == "resolved" and (q.since or q.until):
+            when = " and ".join(x for x in (q.since and f"on or after {q.since}",
+                                            q.until and f"before {q.until}") if x)
+            dated = f"dates are when each was resolved (by its resolving mail): {when}"
+            note = f"{note}; {dated}" if note else dated
+        return items, summary, note
+
     def _concerns(self, db, q: Question, intent: str = "concerns") -> Answer:
         err = self._check_interface(db, q)
         if err:
-            return Answer(intent, q.describe(), note=err, title="Unknown interface")
+            return Answer(intent, q.describe(), note=err, title="Unknown interface", ok=False)
         people = self._people(db, q.person)
-        rows = aq.concerns(db, interface=q.interface, status=q.status,
-                           person_addrs=[p["addr"] for p in people] if people is not None else None,
-                           since=q.since, until=q.until, limit=50, unsure=q.unsure)
-        items = [_concern_item(r) for r in rows]
+        f = self._filter(q, people)
+        items, summary, note = self._concern_list(db, q, f)
         what = {"open": "Open concerns", "resolved": "Resolved concerns"}.get(q.status or "", "Concerns")
+        if q.kind:
+            what = {"nak": "NAKs"}.get(q.kind, f"{what} of kind {q.kind}")
+            what = f"Open {what}" if q.status == "open" and q.kind == "nak" else what
         title = f"{what} about {q.interface}" if q.interface else f"{what}, all interfaces"
         if q.person:
             names = list(dict.fromkeys(p["name"] or p["addr"] for p in people[:3]))
             title += f" raised by {', '.join(names) or q.person}"
-        note = None
         if people == []:
             note = f"nobody called {q.person!r} is in the archive"
         elif not items:
             note = "none found" + ("" if aq.concern_counts(db) else
                                    " (the database has no concerns yet: run `abiwatch tag`)")
-        summary = {"counts": aq.concern_counts(db, q.interface, unsure=q.unsure)}
-        unsure_more = 0 if q.unsure or people == [] else aq.unsure_count(
-            db, interface=q.interface, status=q.status, since=q.since, until=q.until,
-            person_addrs=[p["addr"] for p in people] if people is not None else None)
+        summary["counts"] = aq.concern_counts(db, q.interface, unsure=q.unsure)
+        unsure_more = 0 if q.unsure or people == [] else aq.unsure_count(db, f)
         if unsure_more:
             summary["unsure"] = unsure_more
             hint = (f"{unsure_more} more concern{'s' if unsure_more != 1 else ''} under the model's "
@@ -217,10 +222,10 @@ class Engine:
                           title="Interfaces")
         err = self._check_interface(db, q)
         if err:
-            return Answer("interface", q.describe(), note=err, title="Unknown interface")
+            return Answer("interface", q.describe(), note=err, title="Unknown interface", ok=False)
         s = aq.interface_summary(db, q.interface)
-        open_rows = aq.concerns(db, interface=q.interface, status="open", limit=5)
-        s["open_concerns"] = [asdict(_concern_item(r)) for r in open_rows]
+        open_rows = aq.concerns(db, aq.ConcernFilter(interface=q.interface, status="open"), limit=5)
+        s["open_concerns"] = [asdict(concern_item(r)) for r in open_rows]
         outcomes = mq.series_outcomes(db, [ser["id"] for ser in s["series"]])
         merged_open = mq.merged_open_counts(db, q.interface)
         for ser in s["series"]:
@@ -233,58 +238,13 @@ class Engine:
         return Answer("interface", q.describe(), s["series"], s, note, f"{q.interface}: summary")
 
     def _patch(self, db, q: Question) -> Answer:
-        if not q.query and not q.message_id:
-            return Answer("patch", q.describe(), note="which patch? give words of its subject "
-                          "or its message id", title="Patch")
-        words = fts_phrase(q.query) if not q.message_id else None
-        if not q.message_id and words is None:  # "patch !!!": nothing FTS could look for
-            return Answer("patch", q.describe(), note="no words to look for: give words of the "
-                          "patch's subject or its message id", title="Patch")
-        rows = aq.patches_matching(db, words, q.message_id)
-        if not rows:
-            return Answer("patch", q.describe(), note="no patch matches", title="Patch")
-        top = rows[0]
-        versions = aq.series_versions(db, top["series_key"]) if top["series_key"] else []
-        series_ids = [v["id"] for v in versions] or [top["series_id"]]
-        outcomes = mq.series_outcomes(db, [s for s in series_ids if s])
-        merged_open = mq.merged_open_counts(db)
-        for v in versions:
-            v["url"] = lore_url(v["cover_message_id"] or v["id"])
-            v["outcome"] = outcomes.get(v["id"])
-            if v["outcome"]:
-                v["outcome"]["open_at_merge"] = merged_open.get(v["id"], 0)
-        trailers = aq.series_trailers(db, [s for s in series_ids if s])
-        for t in trailers:
-            t["url"] = lore_url(t["message_id"])
-        concerns = [_concern_item(r) for r in aq.concerns(db, series_ids=[s for s in series_ids if s])]
-        summary = {"patch": {**top, "url": lore_url(top["message_id"])}, "versions": versions,
-                   "trees_read": mq.trees_read(db),
-                   "trailers": trailers, "other_matches": [
-                       {"title": r["title"], "url": lore_url(r["message_id"])} for r in rows[1:]]}
-        return Answer("patch", q.describe(), concerns, summary, None, top["title"] or "Patch")
+        return series_answers.patch_answer(db, q)
 
     def _merged(self, db, q: Question) -> Answer:
         err = self._check_interface(db, q)
         if err:
-            return Answer("merged", q.describe(), note=err, title="Unknown interface")
-        title = ("Merged with concerns still open" + (f": {q.interface}" if q.interface else
-                                                      ", all interfaces"))
-        if not mq.trees_read(db):
-            return Answer("merged", q.describe(), title=title, note=(
-                "no kernel git tree has been read, so nothing is known to be merged: run "
-                "`abiwatch commits PATH-TO-LINUX-CLONE` first"))
-        items = []
-        for r in mq.merged_open_concerns(db, q.interface):
-            item = _concern_item(r)
-            item.merge = {"release": r["release"], "commit": r["merge_commit"],
-                          "date": r["merged_date"], "title": r["merged_title"],
-                          "version": r["merged_version"], "parts": r["parts"],
-                          "merged_parts": r["merged_parts"],
-                          "url": lore_url(r["merged_series_id"])}
-            items.append(item)
-        note = None if items else ("no concern was still open when its series was merged"
-                                   + (f" ({q.interface})" if q.interface else ""))
-        return Answer("merged", q.describe(), items, {"count": len(items)}, note, title)
+            return Answer("merged", q.describe(), note=err, title="Unknown interface", ok=False)
+        return series_answers.merged_answer(db, q)
 
     def _thread(self, db, q: Question) -> Answer:
         if not q.message_id:
@@ -299,19 +259,29 @@ class Engine:
                       None, next((n["subject"] for n in items if n["subject"]), "Thread"))
 
     def _search(self, db, q: Question) -> Answer:
-        terms = parse_search(q.query or "")
+        try:
+            terms = parse_search(q.query or "")
+        except ValueError as exc:
+            return Answer("search", q.describe(), note=str(exc), title="Search", ok=False)
         if not any(terms.values()):
             return Answer("search", q.describe(), note="nothing to search for", title="Search")
         try:
-            rows = aq.search_messages(db, **terms)
+            rows, total = aq.search_messages(db, **terms, limit=q.offset + q.limit)
         except Exception as exc:  # an FTS syntax error from odd input: say so, do not crash
             logger.info("search failed for %r: %s", q.query, exc)
             return Answer("search", q.describe(), note="that search could not be run; try plain words",
-                          title="Search")
+                          title="Search", ok=False)
+        rows = rows[q.offset:]
         for r in rows:
             r["url"] = lore_url(r["message_id"])
-        return Answer("search", q.describe(), rows, {"count": len(rows)},
-                      None if rows else "no message matches", f"Search: {q.query}")
+        note = None if rows else "no message matches"
+        more = "+" if total >= aq.SEARCH_POOL else ""
+        if q.offset + len(rows) < total:
+            note = (f"{q.offset + 1}-{q.offset + len(rows)} of {total}{more} shown, newest first: "
+                    "add --limit N or --all, narrow with s: f: d:, or say \"more\" in chat")
+        return Answer("search", q.describe(), rows,
+                      {"count": len(rows), "shown": len(rows), "total": total, "offset": q.offset},
+                      note, f"Search: {q.query}")
 
     def _who(self, db, q: Question) -> Answer:
         if not q.person:
@@ -320,55 +290,18 @@ class Engine:
         if not people:
             return Answer("who", q.describe(), note=f"nobody called {q.person!r} is in the archive",
                           title="Who")
-        rows = aq.concerns(db, person_addrs=[p["addr"] for p in people], since=q.since,
-                           until=q.until, interface=q.interface, limit=50, unsure=q.unsure)
-        items = [_concern_item(r) for r in rows]
-        summary = {"people": people[:5], "open": sum(i.status == "open" for i in items),
-                   "resolved": sum(i.status == "resolved" for i in items)}
+        items, summary, note = self._concern_list(db, q, self._filter(q, people))
+        summary.update({"people": people[:5], "open": sum(i.status == "open" for i in items),
+                        "resolved": sum(i.status == "resolved" for i in items)})
         name = people[0]["name"] or people[0]["addr"]
+        what = "NAKs" if q.kind == "nak" else "Concerns"
         return Answer("who", q.describe(), items, summary,
-                      None if items else f"{name} raised no concern the tagger found",
-                      f"Concerns raised by {name}")
+                      note if items else f"{name} raised no concern the tagger found"
+                      + (f" of kind {q.kind}" if q.kind else ""),
+                      f"{what} raised by {name}")
 
     def _help(self, db, q: Question) -> Answer:
         return Answer("help", "help", note=HELP, title="How to ask")
-
-
-def fts_phrase(text: str | None) -> str | None:
-    """Return words as an FTS5 query that matches them all, each quoted (no FTS syntax leaks)."""
-    words = re.findall(r"[\w]+", text or "")
-    return " ".join('"' + w.replace('"', '""') + '"' for w in words[:20]) or None
-
-
-def parse_search(query: str) -> dict[str, Any]:
-    """Return search_messages() arguments for a lore-style query (s: f: b: d: dfn:)."""
-    terms: dict[str, Any] = {"fts": None, "subject_fts": None, "from_like": None, "since": None,
-                             "until": None, "file_like": None}
-    body, subject = [], []
-    for tok in re.findall(r'(\w+:"[^"]*"|\w+:\S+|"[^"]*"|\S+)', query):
-        key, _, value = tok.partition(":")
-        value = value.strip('"')
-        if _ and key == "s":
-            subject.append(value)
-        elif _ and key == "f":
-            terms["from_like"] = f"%{value.lower()}%"
-        elif _ and key == "b":
-            body.append(value)
-        elif _ and key == "dfn":
-            terms["file_like"] = f"%{value}%"
-        elif _ and key == "d":
-            a, _sep, b = value.partition("..")
-            terms["since"] = a or None
-            terms["until"] = b or None
-        else:
-            body.append(tok.strip('"'))
-    if body:
-        q = fts_phrase(" ".join(body))
-        terms["fts"] = f"own_text : ({q})" if q and any(t.startswith("b:") for t in query.split()) else q
-    if subject:
-        q = fts_phrase(" ".join(subject))
-        terms["subject_fts"] = f"subject : ({q})" if q else None
-    return terms
 
 
 def thread_tree(nodes: list[dict], root: str) -> list[dict]:

@@ -15,17 +15,21 @@ from datetime import date, timedelta
 
 from dateutil import parser as dateparser
 
+from abiwatch.db.lore import message_id_from
 from abiwatch.nlp.catalog import Catalog
 
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000  # --all: a list longer than this is a query for `abiwatch sql`
+KINDS = ("nak", "objection", "request", "question", "risk")
 INTENTS = ("unresolved", "concerns", "interface", "patch", "thread", "search", "who", "merged",
            "help")
 MAX_QUESTION = 1000
-_MSGID = re.compile(r"<?([\w.+=%$#!&'*/?^`{|}~-]+@[\w.-]+\.?[\w-]*)>?")
 _MONTHS = ("january february march april may june july august september october november "
            "december").split()
 _MONTH_RE = re.compile(r"\b(" + "|".join(m[:3] + r"[a-z]*" for m in _MONTHS) + r")\.?\s+(\d{4})\b", re.I)
 _YEAR_RE = re.compile(r"\b(?:in|during|of)\s+((?:19|20)\d{2})\b", re.I)
 _ISO_RE = re.compile(r"\b((?:19|20)\d{2}-\d{2}-\d{2})\b")
+_BEFORE_RE = re.compile(r"\b(?:before|until)\s+((?:19|20)\d{2}(?:-\d{2}(?:-\d{2})?)?)\b", re.I)
 _SINCE_RE = re.compile(r"\b(?:since|after|from)\s+((?:19|20)\d{2}(?:-\d{2}(?:-\d{2})?)?)\b", re.I)
 _OPEN_WORDS = re.compile(r"\b(open|unresolved|still open|outstanding|pending|unanswered|not resolved|"
                          r"remain|remaining)\b", re.I)
@@ -34,6 +38,16 @@ _MERGED_WORDS = re.compile(r"^(?:(?:with|over|despite|the|still|open|unresolved|
 # "which concerns were merged over?", "merged with open concerns", "merged despite objections"
 _MERGED_QUESTION = re.compile(r"\bmerged\b.*\b(?:over|despite|with|still|open|concerns?|"
                               r"objections?|unresolved)\b|\b(?:concerns?|objections?)\b.*\bmerged\b")
+_QUESTION_VERB = re.compile(r"(?:nak|nack|object|raise|complain|said|say|asked|worr|objected|"
+                            r"disagree|reject)", re.I)
+_NAK_WORDS = re.compile(r"\b(?:nak|nack)(?:s|ed|ing)?\b", re.I)
+# "resolved in 2021", "answered since 2020-06", "closed before March 2021"
+_RESOLVED_WHEN = re.compile(r"\b(?:resolved|answered|addressed|closed|fixed|settled)\s+"
+                            r"(?:in|during|since|after|before|until|from|on)\b", re.I)
+# "what happened to the major paravirt cleanup series?", "what became of 'x86: pvops'"
+_HAPPENED = re.compile(r"\bwhat(?:'s| has| is)?\s+(?:happened|happening|became)\s+(?:to|with|of)\s+"
+                       r"(?:the\s+)?(.+?)(?:\s+(?:patch(?:es)?|series|patchset|patch\s+set|"
+                       r"posting))?\s*\??\s*$", re.I)
 _RESOLVED_WORDS = re.compile(r"\b(resolved|answered|addressed|closed|fixed|settled)\b", re.I)
 _STOP = set("""a an the of in on to for about with by from and or is are was were be been what which who
 whom whose show me list tell give find did does do any all still open resolved unresolved concerns concern
@@ -57,6 +71,10 @@ class Question:
     query: str | None = None
     message_id: str | None = None
     unsure: bool = False    # also concerns kept under the model's shown threshold
+    kind: str | None = None  # nak, objection, request, question, risk
+    dates_of: str = "raised"  # what since/until filter on: "raised" or "resolved"
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0          # "more" in chat pages on
     explicit: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -76,13 +94,25 @@ class Question:
                 parts.append(f"--status {self.status}")
             if self.person:
                 parts.append(f"--by {shlex.quote(self.person)}")
+        if self.intent in ("concerns", "unresolved", "who") and self.kind:
+            parts.append(f"--kind {self.kind}")
+        prefix = "--resolved-" if self.dates_of == "resolved" else "--"
         if self.intent in ("concerns", "who") and self.since:
-            parts.append(f"--since {self.since}")
+            parts.append(f"{prefix}since {self.since}")
         if self.intent in ("concerns", "who") and self.until:
-            parts.append(f"--until {self.until}")
+            parts.append(f"{prefix}until {self.until}")
+        if self.limit != DEFAULT_LIMIT and self.intent in ("unresolved", "concerns", "who", "search"):
+            parts.append(f"--limit {self.limit}")
+        if self.offset:
+            parts.append(f"(from {self.offset + 1})")
         if self.unsure and self.intent in ("unresolved", "concerns", "who"):
             parts.append("--unsure")
         return " ".join(parts)
+
+
+def _day_of(value: str) -> str:
+    """Return the first day named by YYYY, YYYY-MM or YYYY-MM-DD."""
+    return value + {4: "-01-01", 7: "-01"}.get(len(value), "")
 
 
 def _month_range(month: int, year: int) -> tuple[str, str]:
@@ -97,6 +127,9 @@ def parse_dates(text: str) -> tuple[str | None, str | None]:
     if m:
         month = next(i for i, name in enumerate(_MONTHS, 1) if name.startswith(m.group(1)[:3].lower()))
         return _month_range(month, int(m.group(2)))
+    m = _BEFORE_RE.search(text)
+    if m:
+        return None, _day_of(m.group(1))
     m = _SINCE_RE.search(text)
     if m:
         value = m.group(1)
@@ -132,6 +165,8 @@ def parse_explicit(text: str, catalog: Catalog) -> Question | None:
     if not words or words[0].lower().lstrip("/!") not in INTENTS:
         return None
     intent = words[0].lower().lstrip("/!")
+    if intent == "who" and len(words) > 1 and _QUESTION_VERB.match(words[1]):
+        return None  # "who NAKed the VMI patch?" asks for people, it does not name one
     q = Question(intent, raw=text, explicit=True)
     rest: list[str] = []
     i = 1
@@ -141,9 +176,29 @@ def parse_explicit(text: str, catalog: Catalog) -> Question | None:
             q.unsure = True
             i += 1
             continue
-        if w in ("--status", "--by", "--since", "--until") and i + 1 < len(words):
+        if w == "--all":
+            q.limit = MAX_LIMIT
+            i += 1
+            continue
+        if w in ("--status", "--by", "--since", "--until", "--kind", "--limit",
+                 "--resolved-since", "--resolved-until") and i + 1 < len(words):
             value = words[i + 1]
-            if w == "--status":
+            if w == "--kind":
+                if value.lower() not in KINDS:
+                    raise ValueError(f"--kind takes one of {', '.join(KINDS)}")
+                q.kind = value.lower()
+            elif w == "--limit":
+                if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+                    raise ValueError(f"--limit takes a number from 1 to {MAX_LIMIT}")
+                q.limit = int(value)
+            elif w.startswith("--resolved-"):
+                q.dates_of = "resolved"
+                q.status = "resolved"
+                if w == "--resolved-since":
+                    q.since = _date_arg(value)
+                else:
+                    q.until = _date_arg(value)
+            elif w == "--status":
                 if value not in ("open", "resolved", "all"):
                     raise ValueError("--status takes open, resolved or all")
                 q.status = None if value == "all" else value
@@ -170,12 +225,10 @@ def parse_explicit(text: str, catalog: Catalog) -> Question | None:
             q.interface = catalog.resolve(arg) or arg
     elif intent in ("patch", "search"):
         q.query = arg or None
-        m = _MSGID.fullmatch(arg) if intent == "patch" else None
-        if m:
-            q.message_id = m.group(1)
+        if intent == "patch" and len(rest) == 1:
+            q.message_id = message_id_from(arg)
     elif intent == "thread":
-        m = _MSGID.search(arg)
-        q.message_id = m.group(1) if m else (arg or None)
+        q.message_id = message_id_in(arg) or (arg or None)
     elif intent == "who":
         q.person = arg or None
     return q
@@ -189,14 +242,26 @@ def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Questio
     q.interface = interfaces_in[0] if interfaces_in else None
     q.since, q.until = parse_dates(text)
     q.unsure = bool(re.search(r"--unsure\b|\b(?:unsure|low[- ]confidence|even uncertain|all candidates)\b", low))
-    m = _MSGID.search(text)
-    if ("thread" in low or "tree" in low) and m:
-        q.intent, q.message_id = "thread", m.group(1)
+    mid = message_id_in(text)
+    if ("thread" in low or "tree" in low) and mid:
+        q.intent, q.message_id = "thread", mid
+        return q
+    m = _HAPPENED.search(text)
+    if m:
+        q.intent, q.query = "patch", _quoted(text) or m.group(1).strip()
+        q.interface = None
         return q
     if _MERGED_QUESTION.search(low):
         q.intent = "merged"
         return q
     person = _person_in(text)
+    if _NAK_WORDS.search(text):
+        q.kind = "nak"
+        if not person and re.match(r"\s*who\b", low):
+            q.intent = "concerns"
+            return q
+    if _RESOLVED_WHEN.search(text) and (q.since or q.until):
+        q.dates_of = "resolved"
     if _RESOLVED_WORDS.search(text) and not re.search(r"\bnot\s+(resolved|answered|addressed)", low):
         q.status = "resolved"
     if _OPEN_WORDS.search(text):
@@ -226,7 +291,7 @@ def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Questio
         q.intent = "unresolved" if q.status == "open" and not (q.since or person) else "concerns"
         if person:
             q.person = person
-        if q.intent == "concerns" and not q.interface and not q.person:
+        if q.intent == "concerns" and not (q.interface or q.person or q.since or q.until or q.kind):
             q.intent = "unresolved" if q.status != "resolved" else "concerns"
         return q
     if q.interface:
@@ -240,6 +305,18 @@ def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Questio
         q.intent, q.query = "search", keywords
         q.notes.append("no interface, person or thread named: searching the archive instead")
     return q
+
+
+def message_id_in(text: str) -> str | None:
+    """Return the first Message-ID named in text: a lore link, '<id>', 'id:ID', else a
+    bare id token."""
+    tokens = text.split()
+    for token in tokens:
+        if "/" in token or token.startswith(("<", "id:")):
+            mid = message_id_from(token.rstrip("?.,;"))
+            if mid:
+                return mid
+    return next((m for t in tokens if (m := message_id_from(t.rstrip("?.,;")))), None)
 
 
 def _quoted(text: str) -> str | None:

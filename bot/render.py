@@ -86,7 +86,13 @@ def to_text(a: Answer, width: int = 100) -> str:
         counts = a.summary.get("counts")
         if counts:
             out.append(f"({counts.get('open', 0)} open, {counts.get('resolved', 0)} resolved in all)")
-    if a.intent == "patch" and a.summary:
+    if a.intent == "patch" and a.summary.get("threads"):
+        for t in a.summary["threads"]:
+            out.append(f"thread: {_cut(t['subject'] or '', 70)} · {t['messages']} messages · "
+                       f"{_day(t['first_date'])} .. {_day(t['last_date'])}  {t['url']}")
+        if a.items:
+            out.append("concerns:")
+    if a.intent == "patch" and a.summary.get("patch"):
         p = a.summary["patch"]
         out.append(f"{p['url']}  by {p['from_name']}  {_day(p['date'])}")
         if a.summary["versions"]:
@@ -100,6 +106,11 @@ def to_text(a: Answer, width: int = 100) -> str:
                            "`abiwatch commits`)")
         for t in a.summary["trailers"]:
             out.append(f"  {t['name']}: {t['person_name'] or t['person_addr']}  {t['url']}")
+        if a.summary.get("other_matches"):
+            out.append(f"other series that match ({a.summary['found_by']}):")
+            for o in a.summary["other_matches"]:
+                out.append(f"  {_cut(o['title'] or '', 60)} (v{o['version']}) · {o['author']} · "
+                           f"last {_day(o['last'])}  {o['url']}")
         if a.items:
             out.append("concerns:")
     if a.intent == "interface" and a.summary:
@@ -198,7 +209,7 @@ def to_embeds(a: Answer) -> list[dict]:
         c = a.summary["counts"]
         description = (f"{a.summary['messages']} messages · {c.get('open', 0)} open / "
                        f"{c.get('resolved', 0)} resolved concerns\n" + description)
-    if a.intent == "patch" and a.summary:
+    if a.intent == "patch" and a.summary.get("patch"):
         versions = " → ".join(f"[v{v['version']}]({v['url']})" for v in a.summary["versions"])
         latest = a.summary["versions"][-1].get("outcome") if a.summary["versions"] else None
         if latest:

@@ -6,6 +6,7 @@ import sqlite_utils
 
 from abiwatch.bot.verdicts import verdict
 from abiwatch.db import corrections, queries
+from abiwatch.db.lore import lore_url
 
 
 def ingest_summary(stats) -> str:
@@ -38,7 +39,7 @@ def archive_report(db: sqlite_utils.Database) -> str:
     ]
     for t in queries.biggest_threads(db):
         out.append(f"  {t['message_count']:4d}  {(t['subject'] or '(no subject)')[:70]}")
-        out.append(f"        {queries.lore_url(t['thread_id'])}")
+        out.append(f"        {lore_url(t['thread_id'])}")
     chains = [ch for ch in queries.version_chains(db) if len(ch) > 1]
     if chains:
         out += ["", "Series with several versions:"]
@@ -54,7 +55,7 @@ def archive_report(db: sqlite_utils.Database) -> str:
         out += ["", "NAKs:"]
         for n in naks:
             out.append(f"  {n['date'][:10] if n['date'] else '?'}  {n['person_name'] or n['person_addr']}: "
-                       f"{n['value'][:60]}  {queries.lore_url(n['message_id'])}")
+                       f"{n['value'][:60]}  {lore_url(n['message_id'])}")
     return "\n".join(out)
 
 
@@ -69,7 +70,7 @@ def explain_concern(db: sqlite_utils.Database, concern_id: int) -> str | None:
         f"confidence {c['confidence']:.2f})",
         f"  raised by {c['author_name'] or c['author_addr']} on {(c['date'] or '?')[:10]} "
         f"in \"{c['subject']}\"",
-        f"  {queries.lore_url(c['message_id'])}",
+        f"  {lore_url(c['message_id'])}",
         "",
         f"  \"{c['text']}\"",
         "",
@@ -82,13 +83,13 @@ def explain_concern(db: sqlite_utils.Database, concern_id: int) -> str | None:
     if c["patch_message_id"]:
         title = c["patch_title"] or c["patch_subject"] or "(not in the archive)"
         out.append(f"patch: {title} [linked by {c['link_how'] or '?'}]")
-        out.append(f"  {queries.lore_url(c['patch_message_id'])}")
+        out.append(f"  {lore_url(c['patch_message_id'])}")
     else:
         out.append("patch: none (a design discussion, not a patch review)")
     if c["status"] == "resolved":
         out.append(f"automatically resolved: {c['resolution']} -- {c['resolver'] or '?'} on "
                    f"{(c['resolved_date'] or '?')[:10]}")
-        out.append(f"  {queries.lore_url(c['resolved_by'])}")
+        out.append(f"  {lore_url(c['resolved_by'])}")
     else:
         out.append("automatically open: no later message shows it was addressed (silence does "
                    "not resolve)")
@@ -102,7 +103,7 @@ def _corrections(db: sqlite_utils.Database, c: dict) -> list[str]:
         return ["", "corrections: none (`abiwatch correct` makes one)"]
     out = ["", "corrections (the newest applied one of each kind is in effect):"]
     for k in rows:
-        via = (f"by mail {queries.lore_url(k['source_ref'])}" if k["source"] == "mail" else
+        via = (f"by mail {lore_url(k['source_ref'])}" if k["source"] == "mail" else
                "on Discord" if k["source"] == "discord" else "with abiwatch correct")
         who = k["author"] + (f" <{k['author_id']}>" if k["author_id"] and "@" in k["author_id"]
                              else "")
@@ -117,9 +118,9 @@ def _corrections(db: sqlite_utils.Database, c: dict) -> list[str]:
         return out
     line = f"in effect: {verdict(now['status'], now['correction'], now['corrected_by'])}"
     if now["status"] == "resolved" and now["resolved_by"]:
-        line += f", citing {queries.lore_url(now['resolved_by'])}"
+        line += f", citing {lore_url(now['resolved_by'])}"
     if now["interface"] != c["interface"]:
         line += f"; about {now['interface']}"
     if now["patch_message_id"] != c["patch_message_id"]:
-        line += f"; patch {queries.lore_url(now['patch_message_id'])}"
+        line += f"; patch {lore_url(now['patch_message_id'])}"
     return out + [line]

@@ -8,13 +8,18 @@ from pathlib import Path
 
 import sqlite_utils
 
-from abiwatch.db.migrations import migrate
+from abiwatch.db.migrations import MIGRATIONS, migrate
 
 DEFAULT_DB = "abiwatch.db"
 
 
 class DatabaseMissing(FileNotFoundError):
-    """Raised when a read-only open finds no database file."""
+    """Raised when a read-only open finds no database file (or one it cannot read)."""
+
+
+class DatabaseOutdated(DatabaseMissing):
+    """Raised when a read-only open finds a database from before this version's schema:
+    readers never write, so they cannot upgrade it."""
 
 
 def open_db(path: str | os.PathLike, *, readonly: bool = False) -> sqlite_utils.Database:
@@ -29,7 +34,9 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False) -> sqlite_utils.
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                check_same_thread=False)
         conn.execute("PRAGMA query_only = 1")
-        return sqlite_utils.Database(conn)
+        db = sqlite_utils.Database(conn)
+        _require_current(db, path)
+        return db
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = not path.exists() or path.stat().st_size == 0
     conn = sqlite3.connect(str(path), check_same_thread=False)
@@ -46,3 +53,16 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False) -> sqlite_utils.
     db.execute("PRAGMA busy_timeout = 10000")
     migrate(db)
     return db
+
+
+def _require_current(db: sqlite_utils.Database, path: Path) -> None:
+    try:
+        applied = {r[0] for r in db.execute("SELECT name FROM _migrations")}
+    except sqlite3.DatabaseError:
+        applied = set()  # an empty file, or a database from before migrations were kept
+    missing = [name for name, _ in MIGRATIONS if name not in applied]
+    if missing and applied:
+        db.conn.close()
+        raise DatabaseOutdated(
+            f"the database at {path} was made by an older abiwatch (it lacks {len(missing)} "
+            "schema step(s)): run `abiwatch tag` once to upgrade it, then ask again")

@@ -4,6 +4,7 @@ the only variable SQL is a choice among fixed fragments."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
 
 import sqlite_utils
 
@@ -26,35 +27,55 @@ CONCERN_JOINS = (
 _CONCERN_FROM = "FROM effective_concerns c " + CONCERN_JOINS
 
 
-def _concern_filters(interface, status, person_addrs, since, until, series_ids,
-                     unsure) -> tuple[list[str], list] | None:
-    """Return the WHERE fragments and parameters of a concern query (None: matches nothing)."""
-    if (person_addrs is not None and not person_addrs) or (series_ids is not None and not series_ids):
-        return None  # "by nobody" or "in no series" matches nothing
-    # (fixed SQL fragment, value or values); a None value means "no filter"
-    filters = [("c.interface = ?", interface), ("c.status = ?", status),
-               ("c.date >= ?", since), ("c.date < ?", until),
-               ("c.author_addr IN ({})", person_addrs), ("c.series_id IN ({})", series_ids)]
-    where, params = ([] if unsure else ["c.confident = 1"]), []
-    for fragment, value in filters:
-        if not value:
-            continue
-        if isinstance(value, list):
-            where.append(fragment.format(",".join("?" * len(value))))
-            params += value
-        else:
-            where.append(fragment)
-            params.append(value)
-    return where, params
+@dataclass
+class ConcernFilter:
+    """Which concerns a question asks for; every field left None means "any"."""
+
+    interface: str | None = None
+    status: str | None = None          # open or resolved
+    kind: str | None = None            # nak, objection, request, question, risk
+    person_addrs: list[str] | None = None
+    since: str | None = None           # raised on or after
+    until: str | None = None           # raised before
+    resolved_since: str | None = None  # resolved on or after (the resolving mail's date)
+    resolved_until: str | None = None
+    series_ids: list[str] | None = None
+    thread_ids: list[str] | None = None
+    unsure: bool = False               # also those kept under the model's shown threshold
+
+    def where(self) -> tuple[list[str], list] | None:
+        """Return the WHERE fragments (on `c`, a concerns row) and their parameters;
+        None when the filter matches nothing ("by nobody", "in no series")."""
+        lists = (self.person_addrs, self.series_ids, self.thread_ids)
+        if any(v is not None and not v for v in lists):
+            return None
+        resolved_on = "(SELECT date FROM messages WHERE message_id = c.resolved_by)"
+        # (fixed SQL fragment, value or values); a None value means "no filter"
+        filters = [("c.interface = ?", self.interface), ("c.status = ?", self.status),
+                   ("c.kind = ?", self.kind),
+                   ("c.date >= ?", self.since), ("c.date < ?", self.until),
+                   (f"{resolved_on} >= ?", self.resolved_since),
+                   (f"{resolved_on} < ?", self.resolved_until),
+                   ("c.author_addr IN ({})", self.person_addrs),
+                   ("c.series_id IN ({})", self.series_ids),
+                   ("c.message_id IN (SELECT message_id FROM messages WHERE thread_id IN ({}))",
+                    self.thread_ids)]
+        where, params = ([] if self.unsure else ["c.confident = 1"]), []
+        for fragment, value in filters:
+            if not value:
+                continue
+            if isinstance(value, list):
+                where.append(fragment.format(",".join("?" * len(value))))
+                params += value
+            else:
+                where.append(fragment)
+                params.append(value)
+        return where, params
 
 
-def concerns(db: sqlite_utils.Database, *, interface: str | None = None, status: str | None = None,
-             person_addrs: list[str] | None = None, since: str | None = None,
-             until: str | None = None, series_ids: list[str] | None = None,
-             limit: int = 50, unsure: bool = False) -> list[dict]:
-    """Return concerns matching the filters, newest first: the confident ones, or with
-    unsure also those kept under the model's shown threshold."""
-    found = _concern_filters(interface, status, person_addrs, since, until, series_ids, unsure)
+def concerns(db: sqlite_utils.Database, f: ConcernFilter, limit: int = 50) -> list[dict]:
+    """Return the concerns the filter asks for, newest first, at most limit."""
+    found = f.where()
     if found is None:
         return []
     where, params = found
@@ -75,11 +96,19 @@ def concerns(db: sqlite_utils.Database, *, interface: str | None = None, status:
     return rows_as_dicts(db, sql, [*params, limit, *params, limit])
 
 
-def unsure_count(db: sqlite_utils.Database, *, interface: str | None = None,
-                 status: str | None = None, person_addrs: list[str] | None = None,
-                 since: str | None = None, until: str | None = None) -> int:
-    """Return how many concerns matching the filters are kept under the shown threshold."""
-    found = _concern_filters(interface, status, person_addrs, since, until, None, True)
+def concern_total(db: sqlite_utils.Database, f: ConcernFilter) -> int:
+    """Return how many concerns the filter matches in all (to say "N of M shown")."""
+    found = f.where()
+    if found is None:
+        return 0
+    where, params = found
+    return db.execute("SELECT COUNT(*) FROM effective_concerns c"
+                      + (" WHERE " + " AND ".join(where) if where else ""), params).fetchone()[0]
+
+
+def unsure_count(db: sqlite_utils.Database, f: ConcernFilter) -> int:
+    """Return how many concerns matching the filter are kept under the shown threshold."""
+    found = replace(f, unsure=True).where()
     if found is None:
         return 0
     where, params = found
@@ -143,18 +172,48 @@ def interface_summary(db: sqlite_utils.Database, interface: str) -> dict:
             "people": people, "series": series, "counts": concern_counts(db, interface)}
 
 
-def patches_matching(db: sqlite_utils.Database, fts_query: str | None, message_id: str | None,
-                     limit: int = 5) -> list[dict]:
-    """Return patches (with their series) by message id or by words of their subject."""
-    cols = ("p.message_id, p.title, p.version, p.part, p.total, p.kind, p.series_id, m.date, "
-            "m.from_name, s.series_key, s.cover_message_id")
-    base = (f"SELECT {cols} FROM patches p JOIN messages m ON m.message_id = p.message_id "
-            "LEFT JOIN series s ON s.id = p.series_id")
-    if message_id:
-        return rows_as_dicts(db, f"{base} WHERE p.message_id = ? OR p.series_id = ?", [message_id, message_id])
-    return rows_as_dicts(db, f"{base} WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts "
-                      "MATCH ? ORDER BY rank LIMIT 200) ORDER BY (p.kind = 'cover') DESC, m.date DESC "
-                      "LIMIT ?", [fts_query, limit])
+_PATCH_COLS = ("p.message_id, p.title, p.version, p.part, p.total, p.kind, p.series_id, m.date, "
+               "m.from_name, s.series_key, s.cover_message_id, s.last_date")
+_PATCH_FROM = ("FROM patches p JOIN messages m ON m.message_id = p.message_id "
+               "LEFT JOIN series s ON s.id = p.series_id")
+# a cover letter stands for its series; then the newest posting
+_PATCH_ORDER = "ORDER BY (p.kind = 'cover') DESC, m.date DESC LIMIT ?"
+
+
+def patches_by_id(db: sqlite_utils.Database, message_id: str) -> list[dict]:
+    """Return the patch with this Message-ID, or the patches of the series it heads."""
+    return rows_as_dicts(db, f"SELECT {_PATCH_COLS} {_PATCH_FROM} WHERE p.message_id = ? "
+                             "OR p.series_id = ?", [message_id, message_id])
+
+
+def patches_by_title(db: sqlite_utils.Database, norm_title: str, limit: int = 20) -> list[dict]:
+    """Return postings whose normalised title is exactly norm_title."""
+    return rows_as_dicts(db, f"SELECT {_PATCH_COLS} {_PATCH_FROM} WHERE m.norm_subject = ? "
+                             f"{_PATCH_ORDER}", [norm_title, limit])
+
+
+def patches_by_fts(db: sqlite_utils.Database, fts_query: str, limit: int = 20) -> list[dict]:
+    """Return postings whose mail matches an FTS5 query (a subject-column query finds
+    titles with all the words; a plain one, the whole text)."""
+    return rows_as_dicts(db, f"SELECT {_PATCH_COLS} {_PATCH_FROM} WHERE m.id IN (SELECT rowid "
+                             "FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT 200) "
+                             f"{_PATCH_ORDER}", [fts_query, limit])
+
+
+def threads_by_subject(db: sqlite_utils.Database, norm_title: str, subject_fts: str | None,
+                       limit: int = 5) -> list[dict]:
+    """Return threads whose mail has this normalised subject (or, failing that, all the
+    words of it): for a patch whose posting is missing but whose replies are archived."""
+    cols = ("m.thread_id, COUNT(*) AS messages, MIN(m.date) AS first_date, MAX(m.date) AS "
+            "last_date, MAX(m.subject) AS subject")
+    rows = rows_as_dicts(db, f"SELECT {cols} FROM messages m WHERE m.norm_subject = ? "
+                             "GROUP BY m.thread_id ORDER BY last_date DESC LIMIT ?", [norm_title, limit])
+    if rows or not subject_fts:
+        return rows
+    return rows_as_dicts(db, f"SELECT {cols} FROM messages m WHERE m.id IN (SELECT rowid FROM "
+                             "messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT 200) "
+                             "GROUP BY m.thread_id ORDER BY last_date DESC LIMIT ?",
+                         [subject_fts, limit])
 
 
 def series_versions(db: sqlite_utils.Database, series_key: str) -> list[dict]:
@@ -196,14 +255,11 @@ def thread_nodes(db: sqlite_utils.Database, thread_id: str, limit: int = 500) ->
     return rows
 
 
-def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: str | None,
-                    from_like: str | None, since: str | None, until: str | None,
-                    file_like: str | None, limit: int = 20, pool: int | None = 1000) -> list[dict]:
-    """Return messages matching lore-style search terms, newest first.
+SEARCH_POOL = 1000  # full-text matches taken best first before other filters and date order
 
-    Full-text matches are taken best first (the top `pool` by rank) before the other
-    filters and the date order apply, so common words stay fast on a large archive.
-    """
+
+def _search_where(fts, subject_fts, from_like, since, until, file_like,
+                  pool: int | None) -> tuple[list[str], list]:
     where, params = [], []
     if fts or subject_fts:
         match = " AND ".join(q for q in (fts, subject_fts) if q)
@@ -222,11 +278,28 @@ def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: 
     if file_like:
         where.append("m.message_id IN (SELECT message_id FROM patch_files WHERE path LIKE ?)")
         params.append(file_like)
+    return where, params
+
+
+def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: str | None,
+                    from_like: str | None, since: str | None, until: str | None,
+                    file_like: str | None, limit: int = 20,
+                    pool: int | None = SEARCH_POOL) -> tuple[list[dict], int]:
+    """Return messages matching lore-style search terms, newest first, at most limit, and
+    how many match in all (full-text matches are counted within the best `pool`).
+
+    Full-text matches are taken best first (the top `pool` by rank) before the other
+    filters and the date order apply, so common words stay fast on a large archive.
+    """
+    where, params = _search_where(fts, subject_fts, from_like, since, until, file_like, pool)
     if not where:
-        return []
-    return rows_as_dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
-                      "substr(m.own_text, 1, 300) AS snippet FROM messages m "
-                      f"WHERE {' AND '.join(where)} ORDER BY m.date DESC LIMIT ?", [*params, limit])
+        return [], 0
+    cond = " AND ".join(where)
+    total = db.execute(f"SELECT COUNT(*) FROM messages m WHERE {cond}", params).fetchone()[0]
+    rows = rows_as_dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
+                             "substr(m.own_text, 1, 300) AS snippet FROM messages m "
+                             f"WHERE {cond} ORDER BY m.date DESC LIMIT ?", [*params, limit])
+    return rows, total
 
 
 def tagged_interfaces(db: sqlite_utils.Database) -> list[tuple[str, str, str, list[str]]]:

@@ -19,10 +19,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import unquote
 
 import sqlite_utils
 
+from abiwatch.db.lore import message_id_from
 from abiwatch.db.queries import rows_as_dicts
 
 VERDICTS = ("not-a-concern", "resolved-by", "reopen")
@@ -32,7 +32,6 @@ INVALID = "invalid"  # the action of a mail command that could not be read (neve
 MAX_COMMAND = 500
 MAX_REASON = 300
 MAX_AUTHOR = 200
-_LORE = re.compile(r"^<?https?://lore\.kernel\.org/(?:[^/\s]+/)*?(?=[^/\s]*@)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -65,18 +64,6 @@ def clean(text: str | None, limit: int) -> str | None:
     return text or None
 
 
-def message_id_in(text: str) -> str | None:
-    """Return the Message-ID a token names ('<id>', 'id' or a lore.kernel.org link), else None."""
-    text = text.strip()
-    if "lore.kernel.org" in text:  # lore links percent-encode some Message-ID characters
-        text = unquote(_LORE.sub("", text).split("/")[0])
-    text = text.strip("<>")
-    if "@" not in text or len(text) > 900 or any(c in text for c in "<> \t\r\n\"") \
-            or text.startswith("@") or text.endswith("@"):
-        return None
-    return text
-
-
 def parse_action(text: str) -> Action:
     """Return the action a correction command says; raise CorrectionError if it says none.
 
@@ -92,7 +79,7 @@ def parse_action(text: str) -> Action:
         raise CorrectionError(f"unknown correction {shown!r}: say one of {', '.join(ACTIONS)}")
     value = None
     if name in ("resolved-by", "patch") and rest:
-        value = message_id_in(rest[0])
+        value = message_id_from(rest[0])
         if value is not None:
             rest = rest[1:]
     if name == "patch" and value is None:

@@ -7,20 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any
-from urllib.parse import quote
 
 import sqlite_utils
-
-LORE = "https://lore.kernel.org/r/"
-
-
-def lore_url(message_id: str) -> str:
-    """Return the lore.kernel.org link of a message id, escaped for a URL path.
-
-    '/', '#', '?', '%' and spaces occur in real Message-IDs (`ZS/C1HS/EEXTtVji@gmail.com`)
-    and would otherwise cut the link short. The SQL views escape the same characters.
-    """
-    return LORE + quote(message_id, safe="@!$&'()*+,;=:~")
 
 
 def rows_as_dicts(db: sqlite_utils.Database | sqlite3.Connection, sql: str,

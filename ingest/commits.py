@@ -17,15 +17,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from abiwatch.db.lore import message_id_from, message_ids_in_links
 from abiwatch.ingest.subject import normalize_title
 
 logger = logging.getLogger(__name__)
 
 RS, US = "\x1e", "\x1f"
 _FORMAT = f"{RS}%H{US}%an{US}%ae{US}%aI{US}%cI{US}%s{US}%(trailers:unfold,only){US}"
-# Link: trailers name the posting by its archive URL; Message-Id: (b4 am -l) by its id.
-_LORE_ID = re.compile(r"(?:lore\.kernel\.org|lkml\.kernel\.org|patch\.msgid\.link|marc\.info)"
-                      r"/(?:r/|[\w.-]+/)?<?([^/\s>]+@[^/\s>]+)")
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*)\s*:\s*(.+?)\s*$")
 _KEPT_TRAILERS = {"link", "message-id", "fixes", "closes"}
 
@@ -55,19 +53,6 @@ def utc(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def message_id_in(value: str) -> str | None:
-    """Return the Message-ID a Link: or Message-Id: trailer value names, if any."""
-    from urllib.parse import unquote
-
-    m = _LORE_ID.search(value)
-    if m:
-        return unquote(m.group(1)).strip("<>") or None
-    bare = value.strip()
-    if bare.startswith("<") and bare.endswith(">") and "@" in bare:
-        return bare.strip("<>")
-    return None
-
-
 def parse_trailers(block: str) -> list[tuple[str, str, str | None]]:
     """Return the (name, value, message_id) of the trailers worth keeping in a trailer block."""
     out = []
@@ -76,7 +61,12 @@ def parse_trailers(block: str) -> list[tuple[str, str, str | None]]:
         if not m or m.group(1).lower() not in _KEPT_TRAILERS:
             continue
         name, value = m.group(1), m.group(2)
-        mid = message_id_in(value) if name.lower() in ("link", "message-id") else None
+        # Link: names the posting by its archive URL; Message-Id: (b4 am -l) by its id
+        mid = None
+        if name.lower() == "link":
+            mid = next(iter(message_ids_in_links(value)), None)
+        elif name.lower() == "message-id":
+            mid = message_id_from(value)
         out.append((name, value, mid))
     return out
 

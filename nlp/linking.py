@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from abiwatch.db.lore import message_ids_in_links
+
 QUOTED_HUNK = re.compile(r"^\s*>+\s?(?:[+-](?![+-]{2})\S|@@ |diff --git )", re.M)
-_LORE_ID = re.compile(r"(?:lore\.kernel\.org|lkml\.kernel\.org|patchwork\.kernel\.org)"
-                      r"/(?:r/|[\w.-]+/)?([^/\s>]+@[^/\s>]+)")
 
 
 @dataclass
@@ -31,14 +31,7 @@ class LinkMessage:
 
 def link_ids(values: list[str]) -> list[str]:
     """Return the Message-IDs named in Link: trailer values (lore / lkml.kernel.org URLs)."""
-    out = []
-    for v in values:
-        m = _LORE_ID.search(v)
-        if m:
-            from urllib.parse import unquote
-
-            out.append(unquote(m.group(1)).strip("<>"))
-    return out
+    return [mid for v in values for mid in message_ids_in_links(v)[:1]]
 
 
 def patch_for(msg: LinkMessage, parents: dict[str, str | None], real: set[str],

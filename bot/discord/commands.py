@@ -13,7 +13,6 @@ import math
 import re
 import sqlite3
 from typing import Literal
-from urllib.parse import unquote
 
 import discord
 from discord import app_commands
@@ -34,6 +33,7 @@ from abiwatch.bot.question import MAX_QUESTION, Question
 from abiwatch.bot.render import FIELDS_PER_PAGE, to_embeds
 from abiwatch.db import DatabaseMissing
 from abiwatch.db.corrections import Action, CorrectionError
+from abiwatch.db.lore import message_id_from
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +41,11 @@ COOLDOWN_RATE = 1  # commands per user per COOLDOWN_SECONDS, for each command
 COOLDOWN_SECONDS = 5.0
 QUERY_MAX = 200  # characters; longer subject words or searches are never useful
 
+KIND = "Only this kind: nak, objection, request, question or risk"
+Kind = Literal["nak", "objection", "request", "question", "risk"]
 PUBLIC = "Post the answer in the channel for everyone (default: only you see it)"
 UNSURE = "Also concerns under the model's confidence threshold (kept, not shown by default)"
 _DATE = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
-_LORE = re.compile(r"^https?://lore\.kernel\.org/(?:[^/]+/)+?(?=[^/]+@)")
 
 
 class BadInput(app_commands.AppCommandError):
@@ -63,14 +64,12 @@ def iso_date(value: str) -> str:
 
 
 def parse_message_id(value: str) -> str:
-    """Return a bare Message-ID from '<id>', 'id' or a lore.kernel.org link."""
-    if "lore.kernel.org" in value:  # lore links percent-encode some Message-ID characters
-        value = unquote(_LORE.sub("", value.strip()).split("/")[0])
-    value = value.strip().strip("<>").strip()
-    if "@" not in value or any(c.isspace() for c in value):
+    """Return the bare Message-ID of '<id>', 'id', 'id:ID' or any lore link form."""
+    mid = message_id_from(value)
+    if mid is None:
         raise BadInput("That is not a Message-ID: give something like "
                        "<20060803223035.GA26366@kroah.com> or its lore link.")
-    return value
+    return mid
 
 
 def friendly(error: Exception) -> str:
@@ -189,31 +188,34 @@ def add_commands(tree: app_commands.CommandTree, service: AnswerService) -> None
         return [app_commands.Choice(name=p.label, value=p.value) for p in people]
 
     @tree.command(name="unresolved", description="Open concerns, newest first, for one interface or all")
-    @app_commands.describe(interface="Interface (leave empty for all)", unsure=UNSURE, public=PUBLIC)
+    @app_commands.describe(interface="Interface (leave empty for all)", kind=KIND, unsure=UNSURE,
+                           public=PUBLIC)
     @app_commands.autocomplete(interface=complete_interface)
     @cooldown
     async def unresolved(interaction: discord.Interaction, interface: str | None = None,
-                         unsure: bool = False, public: bool = False) -> None:
+                         kind: Kind | None = None, unsure: bool = False,
+                         public: bool = False) -> None:
         q = Question("unresolved", raw=f"/unresolved {interface or ''}".strip(),
                      interface=interface_name(interface) if interface else None, status="open",
-                     unsure=unsure)
+                     kind=kind, unsure=unsure)
         await run(interaction, q, public)
 
     @tree.command(name="concerns", description="Concerns about one interface, filtered by status, person, date")
     @app_commands.describe(interface="Interface", status="open, resolved or all (default: all)",
                            by="Only concerns raised by this person",
                            since="Only concerns raised on or after this date (YYYY-MM-DD)",
-                           unsure=UNSURE, public=PUBLIC)
+                           kind=KIND, unsure=UNSURE, public=PUBLIC)
     @app_commands.autocomplete(interface=complete_interface, by=complete_person)
     @cooldown
     async def concerns(interaction: discord.Interaction, interface: str,
                        status: Literal["open", "resolved", "all"] = "all",
                        by: app_commands.Range[str, 1, CHOICE_TEXT] | None = None,
                        since: app_commands.Range[str, 4, 10] | None = None,
-                       unsure: bool = False, public: bool = False) -> None:
+                       kind: Kind | None = None, unsure: bool = False,
+                       public: bool = False) -> None:
         q = Question("concerns", raw=f"/concerns {interface}", interface=interface_name(interface),
                      status=None if status == "all" else status, person=by,
-                     since=iso_date(since) if since else None, unsure=unsure)
+                     since=iso_date(since) if since else None, kind=kind, unsure=unsure)
         await run(interaction, q, public)
 
     @tree.command(name="interface", description="Summary of an interface: patches, versions, concerns, people")

@@ -22,7 +22,7 @@ import discord
 from abiwatch.bot.verdicts import verdict
 from abiwatch.db import DatabaseMissing
 from abiwatch.db.corrections import Action, CorrectionError
-from abiwatch.db.queries import lore_url
+from abiwatch.db.lore import lore_url
 
 logger = logging.getLogger(__name__)
 

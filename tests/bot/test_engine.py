@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from abiwatch.bot.engine import Engine, parse_search
+from abiwatch.bot.engine import Engine
 from abiwatch.bot.render import to_json, to_text
+from abiwatch.bot.search_terms import parse_search
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
@@ -172,7 +173,7 @@ def test_the_engine_never_writes(engine, db_path):
 
 def test_lore_prefixes_become_parameters_not_sql():
     terms = parse_search('s:"paravirt ops" f:ingo d:2007-01-01..2007-03-31 dfn:paravirt.h b:NAK')
-    assert terms["subject_fts"] == 'subject : ("paravirt" "ops")'
+    assert terms["subject_fts"] == 'subject : ("paravirt ops")'  # a quoted phrase stays one
     assert terms["from_like"] == "%ingo%"
     assert (terms["since"], terms["until"]) == ("2007-01-01", "2007-03-31")
     assert terms["file_like"] == "%paravirt.h%"

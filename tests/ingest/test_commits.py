@@ -12,7 +12,7 @@ import kernel_tree as kt
 import pytest
 
 from abiwatch.db import open_db
-from abiwatch.ingest.commits import GitError, message_id_in
+from abiwatch.ingest.commits import GitError, parse_trailers
 from abiwatch.ingest.git_tree import read_tree
 from abiwatch.ingest.load import ingest
 
@@ -158,7 +158,8 @@ def test_commit_trailers_and_files_are_kept(db, tree):
     ("https://bugzilla.kernel.org/show_bug.cgi?id=1", None),
 ])
 def test_link_and_message_id_trailers_name_the_posting(value, expected):
-    assert message_id_in(value) == expected
+    name = "Message-Id" if value.startswith("<") else "Link"
+    assert parse_trailers(f"{name}: {value}") == [(name, value, expected)]
 
 
 def test_a_folder_that_is_not_a_git_tree_is_refused_in_one_line(db, tmp_path):
