@@ -84,7 +84,8 @@ def cli(ctx: click.Context, db_path: str, verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG),
                         format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = Context(db_path or _configured_db())
+    configured = _configured_db(ctx)
+    ctx.obj = Context(db_path or configured)
 
 
 @cli.command()
@@ -198,16 +199,32 @@ def tag(obj: Context, redo, catalog, patterns, workers, progress, config_path) -
 
 
 @cli.command()
-@click.argument("concern_id", type=int)
+@click.argument("concern")
 @click.pass_obj
-def explain(obj: Context, concern_id: int) -> None:
-    """Show why a concern was found: its sentence, the rule that fired, its patch and resolution."""
-    text = report.explain_concern(obj.db(readonly=True), concern_id)
-    if text is None:
+def explain(obj: Context, concern: str) -> None:
+    """Show why a concern was found: its sentence, the rule that fired, its patch and resolution.
+
+    CONCERN is a concern's id (the #12 answers show), or the Message-ID or lore link of
+    the mail that raised it (every concern of that mail is explained).
+    """
+    from abiwatch.db.lore import message_id_from
+
+    db = obj.db(readonly=True)
+    if concern.isdigit():
+        ids = [int(concern)]
+    else:
+        mid = message_id_from(concern)
+        if mid is None:
+            raise click.ClickException(f"{concern[:80]!r} is neither a concern id nor a "
+                                       "Message-ID or lore link")
+        ids = [r[0] for r in db.execute("SELECT id FROM concerns WHERE message_id = ? ORDER BY id",
+                                        [mid])]
+    texts = [t for t in (report.explain_concern(db, i) for i in ids) if t is not None]
+    if not texts:
         raise click.ClickException(
-            f"no concern with id {concern_id}; list them with: abiwatch sql "
+            f"no concern {concern[:80]}; list them with: abiwatch ask unresolved, or abiwatch sql "
             "\"SELECT id, interface, status, text FROM concerns\"")
-    click.echo(text)
+    click.echo("\n\n".join(texts))
 
 
 @cli.command()
@@ -217,12 +234,22 @@ def stats(obj: Context) -> None:
     click.echo(report.archive_report(obj.db(readonly=True)))
 
 
-def _configured_db() -> str:
-    # The config file (ABIWATCH_CONFIG) may name the database; a broken config is
-    # reported by the commands that need it, not by every command.
+def _configured_db(ctx: click.Context) -> str:
+    """Return the database the config file ($ABIWATCH_CONFIG) names, else the default.
+
+    A broken config file is refused here, for every command, as `config check`
+    reports it: a command that ran on defaults instead (a database in the current
+    folder, no trusted correctors) would do something else than asked. `config`
+    itself, which diagnoses it, and --help still work.
+    """
     from abiwatch.bot.config import read_settings
 
-    settings, _problems = read_settings()
+    settings, problems = read_settings()
+    asking_help = any(a in ("-h", "--help") for a in sys.argv[1:])
+    if problems and ctx.invoked_subcommand != "config" and not asking_help:
+        raise click.ClickException(
+            "the configuration cannot be used:\n  - " + "\n  - ".join(problems)
+            + "\n(`abiwatch config check` explains each setting's problem)")
     return settings.database.path or DEFAULT_DB
 
 

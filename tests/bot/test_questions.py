@@ -179,3 +179,27 @@ def test_a_database_from_an_older_version_is_refused_in_one_line(db, tmp_path):
     result = CliRunner().invoke(cli, ["--db", str(old), "ask", "unresolved"])
     assert result.exit_code == 1
     assert "made by an older abiwatch" in result.output and "abiwatch tag" in result.output
+
+
+def test_explain_takes_the_lore_link_of_the_mail_that_raised_a_concern(db):
+    [(cid, mid)] = sql(db, "SELECT id, message_id FROM concerns WHERE confident = 1 "
+                           "ORDER BY id LIMIT 1")
+    by_id = CliRunner().invoke(cli, ["--db", str(db), "explain", str(cid)])
+    by_link = CliRunner().invoke(cli, ["--db", str(db), "explain",
+                                       f"https://lore.kernel.org/all/{mid}/"])
+    assert by_id.exit_code == by_link.exit_code == 0
+    assert by_id.output in by_link.output
+
+
+def test_a_broken_config_file_is_refused_by_every_command_before_it_writes(db, tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("this is [not toml\n")
+    target = tmp_path / "new.db"
+    result = CliRunner().invoke(cli, ["--db", str(target), "ingest", str(VIRT)],
+                                env={"ABIWATCH_CONFIG": str(broken)})
+    assert result.exit_code == 1
+    assert "the configuration cannot be used" in result.output and "not valid TOML" in result.output
+    assert not target.exists()
+    asked = CliRunner().invoke(cli, ["--db", str(db), "ask", "unresolved"],
+                               env={"ABIWATCH_CONFIG": str(broken)})
+    assert asked.exit_code == 1
