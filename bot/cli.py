@@ -13,6 +13,8 @@ from abiwatch.bot import report
 from abiwatch.db import DEFAULT_DB, DatabaseMissing, open_db
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
+EXIT_NOTHING_READ = 1  # ingest: no input could be read
+EXIT_SOME_FAILED = 3  # ingest: some inputs could not be read in whole; the rest was stored
 
 
 class Context:
@@ -110,6 +112,11 @@ def ingest(obj: Context, paths, list_name, fmt, workers, rescan, progress) -> No
     archives (a folder holding git/0.git, git/1.git, ...) or '-' for an mbox on
     standard input. Re-running is safe: known messages are skipped, public-inbox
     archives continue from the last commit read.
+
+    \b
+    Exit status: 0 every input was read; 1 no input could be read (or another
+    error); 3 some inputs could not be read in whole (not mail, unreadable or
+    damaged; each is listed and recorded in parse_problems), the rest was stored.
     """
     from abiwatch.ingest.load import ingest as run_ingest
 
@@ -119,7 +126,8 @@ def ingest(obj: Context, paths, list_name, fmt, workers, rescan, progress) -> No
                        stdin=sys.stdin.buffer if "-" in paths else None)
     click.echo(report.ingest_summary(stats))
     if stats.not_mail:
-        sys.exit(1 if stats.read == 0 else 0)
+        # a cron job must notice a file that failed even when the others were stored
+        sys.exit(EXIT_NOTHING_READ if stats.read == 0 else EXIT_SOME_FAILED)
 
 
 @cli.command()

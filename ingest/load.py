@@ -268,6 +268,7 @@ def _merge(stats: IngestStats, part: IngestStats, bar, started: float) -> None:
     for name in ("read", "new", "duplicate", "variants", "problems", "not_mail", "bytes"):
         setattr(stats, name, getattr(stats, name) + getattr(part, name))
     stats.errors.extend(part.errors)
+    stats.notes.extend(part.notes)
     _progress(bar, stats, part.bytes, started)
 
 

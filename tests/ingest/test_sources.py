@@ -227,16 +227,23 @@ def test_a_file_that_is_not_mail_is_reported_and_the_run_goes_on(h, tmp_path, in
     assert len(rows) == 3
 
 
-def test_cli_reports_not_mail_and_still_exits_zero_when_something_was_read(h, tmp_path):
+def test_cli_exits_3_when_some_inputs_failed_and_1_when_none_could_be_read(h, tmp_path):
+    """A run where a file failed must not look like success to cron (it exited 0):
+    3 = some inputs failed and the rest was stored, 1 = nothing could be read."""
     junk = tmp_path / "notes.txt"
     junk.write_text("hello\n")
     runner = CliRunner()
     result = runner.invoke(cli, ["--db", str(tmp_path / "t.db"), "ingest", str(junk),
                                  str(h.fixture("pi-attached-text-x-patch.eml"))])
-    assert result.exit_code == 0, result.output
-    assert "1 path(s) were not mail" in result.output and "notes.txt" in result.output
+    assert result.exit_code == 3, result.output
+    assert "1 new" in result.output
+    assert "1 path(s) were not mail or could not be read" in result.output
+    assert "notes.txt: not a mail file" in result.output
     only_junk = runner.invoke(cli, ["--db", str(tmp_path / "u.db"), "ingest", str(junk)])
     assert only_junk.exit_code == 1
+    fine = runner.invoke(cli, ["--db", str(tmp_path / "v.db"), "ingest",
+                               str(h.fixture("pi-attached-text-x-patch.eml"))])
+    assert fine.exit_code == 0, fine.output
 
 
 def test_stdin_dash_through_the_cli(h, tmp_path):
