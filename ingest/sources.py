@@ -399,6 +399,9 @@ def _read_file(path: Path, fmt: str, slices: int) -> Iterator[Event]:
         st = path.stat()
         with open(path, "rb") as f:
             head = f.read(8192)
+            if not head:  # an empty mailbox, or one just created: nothing wrong, nothing to read
+                yield SourceDone(source, "empty", st.st_size, st.st_mtime, 0)
+                return
             kind = sniff(head)
             gz: _GzipStream | None = None
             if kind == "gzip":
