@@ -13,6 +13,7 @@ start; the worker reads the bytes), the messages themselves for everything else
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import logging
 import multiprocessing
@@ -22,6 +23,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 import sqlite_utils
@@ -104,7 +106,49 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
            fmt: str = "auto", workers: int | None = None, batch_size: int = BATCH,
            stdin: BinaryIO | None = None, command: str | None = None, rescan: bool = False,
            progress: bool | None = None) -> IngestStats:
-    """Ingest every message under paths into db; return what was done."""
+    """Ingest every message under paths into db; return what was done.
+
+    One ingest at a time per database: a second one waits for the first (and then
+    finds what it stored), instead of both writing the same messages at once.
+    """
+    with _ingest_lock(db):
+        return _ingest(db, paths, list_name=list_name, fmt=fmt, workers=workers,
+                       batch_size=batch_size, stdin=stdin, command=command, rescan=rescan,
+                       progress=progress)
+
+
+@contextmanager
+def _ingest_lock(db: sqlite_utils.Database) -> Iterator[None]:
+    """Hold the database's ingest lock (flock on DB-ingest.lock), waiting for it if need be.
+
+    The kernel drops an flock with its process, so a killed ingest never leaves it held.
+    """
+    path = _db_path(db)
+    try:
+        fd = os.open(path + "-ingest.lock", os.O_RDWR | os.O_CREAT, 0o644) if path else -1
+    except OSError:  # read-only storage: nothing can be written; the first write says why
+        fd = -1
+    if fd < 0:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            logger.warning("another ingest (pid %s) is writing to %s: waiting for it to finish",
+                           holder, path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None,
+            fmt: str, workers: int | None, batch_size: int, stdin: BinaryIO | None,
+            command: str | None, rescan: bool, progress: bool | None) -> IngestStats:
     started = time.perf_counter()
     cur = db.conn.execute("INSERT INTO ingest_runs (started, status, command) VALUES (?, ?, ?)",
                           [_now(), "running", command])

@@ -157,6 +157,11 @@ class Writer:
         """Write one parsed chunk in one transaction; with link, thread it in the same one."""
         conn = self.conn
         with conn:
+            # Take the write lock before reading MAX(id): a deferred transaction read it
+            # unlocked, and another process writing in between made the ids collide
+            # ("UNIQUE constraint failed: messages.id").
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
             # ids follow the input order: read here, as the previous batch may have been
             # written by another process
             self.next_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages"
