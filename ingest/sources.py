@@ -576,6 +576,7 @@ def iter_paths(paths: list[str], *, fmt: str = "auto", stdin: BinaryIO | None = 
     With slices (a number of messages), a plain mbox file comes as MboxSlice byte
     ranges of that many messages (see read_slice) instead of one RawMail per message.
     """
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every folder and file walked
     for arg in paths:
         if arg == "-":
             stream = stdin if stdin is not None else io.BufferedReader(io.FileIO(0))
@@ -585,13 +586,26 @@ def iter_paths(paths: list[str], *, fmt: str = "auto", stdin: BinaryIO | None = 
             else:
                 yield from iter_mbox(stream, "<stdin>", fmt=fmt)
             continue
-        yield from _walk(Path(arg), fmt, inbox_position, skip_file, slices)
+        yield from _walk(Path(arg), fmt, inbox_position, skip_file, slices, seen)
 
 
-def _walk(path: Path, fmt: str, inbox_position, skip_file, slices: int) -> Iterator[Event]:
+def _walk(path: Path, fmt: str, inbox_position, skip_file, slices: int,
+          seen: set[tuple[int, int]]) -> Iterator[Event]:
     if not path.exists():
         yield NotMail(str(path), "no such file or directory")
         return
+    # Each folder and file once per run, known by (device, inode): a symlink loop
+    # ("dot -> .", "sub/up -> ..") made the walk endless, and any second way to the same
+    # file read it again.
+    try:
+        st = path.stat()
+    except OSError as exc:
+        yield NotMail(str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    if (st.st_dev, st.st_ino) in seen:
+        logger.debug("skipping %s: already read in this run (a symlink or a second link)", path)
+        return
+    seen.add((st.st_dev, st.st_ino))
     if path.is_dir():
         epochs = inbox_epochs(path)
         if epochs:
@@ -605,14 +619,14 @@ def _walk(path: Path, fmt: str, inbox_position, skip_file, slices: int) -> Itera
             for sub in ("new", "cur"):
                 for f in sorted((path / sub).iterdir()):
                     if f.is_file():
-                        yield from _file(f.resolve(), fmt, skip_file, slices)
+                        yield from _walk(f, fmt, inbox_position, skip_file, slices, seen)
             return
         for child in sorted(path.iterdir()):
             if child.name.startswith("."):
                 continue
             if child.is_file() and child.suffix.lower() in _SKIP_SUFFIXES:
                 continue
-            yield from _walk(child, fmt, inbox_position, skip_file, slices)
+            yield from _walk(child, fmt, inbox_position, skip_file, slices, seen)
         return
     yield from _file(path.resolve(), fmt, skip_file, slices)
 

@@ -209,6 +209,25 @@ def test_directory_walk_is_recursive_and_skips_non_mail_suffixes(h, tmp_path, in
     assert db.execute("SELECT COUNT(*) FROM source_files").fetchone()[0] == 2
 
 
+@pytest.mark.timeout(60)  # the walk used to be endless here: fail, do not hang
+def test_symlink_loops_in_a_folder_are_walked_once_and_each_file_read_once(h, tmp_path,
+                                                                          ingest_into):
+    """`dot -> .` read every file 41 times (until ELOOP); with `sub/up -> ..` as well the
+    walk never ended (36k junk parse_problems rows in two minutes)."""
+    root = tmp_path / "archives"
+    (root / "sub").mkdir(parents=True)
+    shutil.copy(h.fixture(MBOXRD), root / "one.mbox")
+    shutil.copy(h.fixture("pi-attached-text-x-patch.eml"), root / "sub" / "two.eml")
+    (root / "dot").symlink_to(".")
+    (root / "sub" / "up").symlink_to("..")
+    (root / "again.mbox").symlink_to("one.mbox")  # a second name for one file
+    db, stats = ingest_into([root])
+    assert (stats.read, stats.new, stats.not_mail) == (7, 7, 0)
+    assert db.execute("SELECT COUNT(*) FROM parse_problems WHERE message_id IS NULL"
+                      ).fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM source_files").fetchone()[0] == 2
+
+
 def test_a_file_that_is_not_mail_is_reported_and_the_run_goes_on(h, tmp_path, ingest_into):
     root = tmp_path / "mixed"
     root.mkdir()
