@@ -5,6 +5,8 @@ The database is opened by Datasette as a *mutable* file, which it opens with
 the database in WAL mode, and an immutable reader ignores the -wal file, so it
 would miss (or half-see) everything ingested since the last checkpoint.
 `mode=ro` readers follow the WAL, so ingest and tag can run while it serves.
+Only on read-only storage, where a WAL database cannot be opened `mode=ro` (its
+-shm index cannot be created), is it served immutable, and the log says so.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from abiwatch.bot.config import ServeSettings
 from abiwatch.bot.datasette_meta import SCHEMA_DOC, build_metadata
-from abiwatch.db import open_db
+from abiwatch.db import open_db, snapshot_only
 from abiwatch.db.readonly import limit_connection, limit_result_bytes, limit_sqlite_heap
 
 logger = logging.getLogger(__name__)
@@ -102,7 +104,12 @@ def make_datasette(db_path: str | os.PathLike, settings: ServeSettings,
     from datasette.app import Datasette
 
     _register_limits()
-    return Datasette([str(db_path)], metadata=metadata_for(db_path, schema_doc),
+    # On read-only storage Datasette's mode=ro connections fail like any reader's (see
+    # snapshot_only): serve the file as the unchanging snapshot it then is.
+    snapshot = snapshot_only(Path(db_path))
+    return Datasette([] if snapshot else [str(db_path)],
+                     immutables=[str(db_path)] if snapshot else [],
+                     metadata=metadata_for(db_path, schema_doc),
                      settings=datasette_settings(settings), cors=False)
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from abiwatch.db import connect_ro
+
 # Read-only pragma table functions a query may use (datasette's list, plus the
 # one FTS5 consults internally on every MATCH).
 ALLOWED_PRAGMAS = ("database_list", "foreign_key_list", "function_list", "index_info",
@@ -352,7 +354,10 @@ def connect_readonly(path: str | os.PathLike) -> sqlite3.Connection:
     if not p.is_file():
         raise QueryError(f"no database at {p}: run `abiwatch ingest ARCHIVE` first, or point "
                          "--db (or ABIWATCH_DB, or database.path in the config) at one")
-    conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn = connect_ro(p)
+    except sqlite3.Error as exc:
+        raise QueryError(f"cannot read the database at {p}: {exc}") from None
     conn.execute("PRAGMA query_only = 1")
     return conn
 

@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections import deque
@@ -186,17 +187,24 @@ def _ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | Non
         index_fts(db)
         status = "complete"
     finally:
-        db.conn.execute("PRAGMA wal_autocheckpoint = 1000")
         if bar is not None:
             bar.close()
         stats.seconds = time.perf_counter() - started
-        with db.conn:
-            db.conn.execute(
-                "UPDATE ingest_runs SET finished = ?, status = ?, read = ?, new = ?, "
-                "duplicate = ?, variants = ?, problems = ?, not_mail = ? WHERE id = ?",
-                [_now(), status, stats.read, stats.new, stats.duplicate, stats.variants,
-                 stats.problems, stats.not_mail, stats.run_id])
-        db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        try:
+            db.conn.execute("PRAGMA wal_autocheckpoint = 1000")
+            with db.conn:
+                db.conn.execute(
+                    "UPDATE ingest_runs SET finished = ?, status = ?, read = ?, new = ?, "
+                    "duplicate = ?, variants = ?, problems = ?, not_mail = ? WHERE id = ?",
+                    [_now(), status, stats.read, stats.new, stats.duplicate, stats.variants,
+                     stats.problems, stats.not_mail, stats.run_id])
+            db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            # the run's own bookkeeping: when the run failed for the same reason (a full
+            # disk), that reason is what the caller must see, not this on top of it
+            if status == "complete":
+                raise
+            logger.debug("could not record the failed run", exc_info=True)
     return stats
 
 
