@@ -3,7 +3,9 @@ prints. Every command takes --db (or ABIWATCH_DB)."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from abiwatch.bot import report
 from abiwatch.db import DEFAULT_DB, DatabaseMissing, open_db
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
+EXIT_NOTHING_READ = 1  # ingest: no input could be read
+EXIT_SOME_FAILED = 3  # ingest: some inputs could not be read in whole; the rest was stored
 
 
 class Context:
@@ -58,10 +62,64 @@ def hoist_global_options(args: list[str]) -> list[str]:
 
 
 class AbiwatchGroup(click.Group):
-    """The abiwatch command group: global options may also follow the subcommand."""
+    """The abiwatch command group: global options may also follow the subcommand, and
+    storage that fails (a full disk, read-only storage) is one line, not a traceback."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(list(args)))
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (sqlite3.Error, OSError) as exc:
+            obj = ctx.obj if isinstance(ctx.obj, Context) else None
+            text = storage_problem(exc, obj.db_path if obj else "the database",
+                                   ctx.invoked_subcommand or "abiwatch")
+            if text is None:
+                raise
+            raise click.ClickException(text) from None
+
+
+def _about(filename, db_path: str) -> bool:
+    """Return True when filename is the database, one of its side files or its folder."""
+    db = Path(db_path).resolve()
+    name = Path(filename).resolve()
+    return name == db.parent or str(name).startswith(str(db))
+
+
+_FULL = ("database or disk is full", "no space left")
+_READ_ONLY = ("readonly database", "read-only file system", "unable to open database file",
+              "permission denied")
+
+
+def storage_problem(exc: BaseException, db_path: str, command: str) -> str | None:
+    """Return one line that says what a storage failure means and what to do, or None
+    when exc is not one (a bug keeps its traceback).
+
+    Matched on the message too: an error raised in an ingest worker comes back
+    pickled, without its SQLite code.
+    """
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    err = getattr(exc, "errno", None)
+    if isinstance(exc, OSError) and exc.filename and not _about(exc.filename, db_path):
+        return None  # another file (an input, an --out folder): its own error says it
+    low = str(exc).lower()
+    again = (f"nothing is half-written: the database is as after its last whole step, and "
+             f"`abiwatch {command}` goes on from there when run again")
+    if name == "SQLITE_FULL" or err == errno.ENOSPC or any(w in low for w in _FULL):
+        return (f"the disk holding {db_path} is full ({exc}): `abiwatch {command}` stopped; "
+                f"{again} once there is space (or move the database and point --db at it)")
+    if (name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or err in (errno.EROFS,
+            errno.EACCES) or any(w in low for w in _READ_ONLY)):
+        return (f"{db_path} cannot be written ({exc}): it is on read-only storage or this "
+                f"user may not write its folder, and `abiwatch {command}` writes; the reading "
+                "commands (ask, stats, sql, serve) still work")
+    if name.startswith("SQLITE_IOERR") or "disk i/o error" in low or err == errno.EIO:
+        return (f"reading or writing {db_path} failed ({exc}): check the disk; {again}")
+    if name.startswith("SQLITE_BUSY") or "database is locked" in low:
+        return (f"{db_path} stayed locked by another process for too long ({exc}): wait for "
+                f"it to finish and run `abiwatch {command}` again")
+    return None
 
 
 @click.group(cls=AbiwatchGroup,
@@ -111,6 +169,11 @@ def ingest(obj: Context, paths, list_name, fmt, workers, rescan, progress) -> No
     archives (a folder holding git/0.git, git/1.git, ...) or '-' for an mbox on
     standard input. Re-running is safe: known messages are skipped, public-inbox
     archives continue from the last commit read.
+
+    \b
+    Exit status: 0 every input was read; 1 no input could be read (or another
+    error); 3 some inputs could not be read in whole (not mail, unreadable or
+    damaged; each is listed and recorded in parse_problems), the rest was stored.
     """
     from abiwatch.ingest.load import ingest as run_ingest
 
@@ -120,7 +183,8 @@ def ingest(obj: Context, paths, list_name, fmt, workers, rescan, progress) -> No
                        stdin=sys.stdin.buffer if "-" in paths else None)
     click.echo(report.ingest_summary(stats))
     if stats.not_mail:
-        sys.exit(1 if stats.read == 0 else 0)
+        # a cron job must notice a file that failed even when the others were stored
+        sys.exit(EXIT_NOTHING_READ if stats.read == 0 else EXIT_SOME_FAILED)
 
 
 @cli.command()

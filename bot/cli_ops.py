@@ -158,6 +158,7 @@ def sql(obj, query, params, fmt, time_limit, max_rows, config_path) -> None:
       abiwatch sql "SELECT * FROM concern_timeline WHERE interface = :i" -p i=VMI --format csv
     """
     from abiwatch.bot import tabular
+    from abiwatch.db import readonly
     from abiwatch.db.readonly import QueryError, run_readonly_query
 
     s = _settings(config_path)
@@ -181,7 +182,11 @@ def sql(obj, query, params, fmt, time_limit, max_rows, config_path) -> None:
         click.echo(tabular.format_json(res.columns, res.rows))
     else:
         click.echo(tabular.format_table(res.columns, res.rows))
-    if res.truncated:
+    if res.over_bytes:
+        click.echo(f"(only the first {len(res.rows)} rows are shown: the rest would take more "
+                   f"than {readonly.size_text(readonly.MAX_RESULT_BYTES)}; select fewer rows or shorter values, "
+                   "e.g. substr(column, 1, 1000))", err=True)
+    elif res.truncated:
         click.echo(f"(only the first {len(res.rows)} rows are shown: add LIMIT/OFFSET, or raise "
                    "--max-rows)", err=True)
 

@@ -18,10 +18,11 @@ def ingest_summary(stats) -> str:
         f"{stats.variants} variant, {stats.problems} with parse problems",
     ]
     if stats.not_mail:
-        lines.append(f"{stats.not_mail} path(s) were not mail and were skipped:")
+        lines.append(f"{stats.not_mail} path(s) were not mail or could not be read in whole:")
         lines += [f"  {e}" for e in stats.errors[:20]]
         if len(stats.errors) > 20:
             lines.append(f"  ... and {len(stats.errors) - 20} more (see table parse_problems)")
+    lines += [f"note: {n}" for n in getattr(stats, "notes", [])[:20]]
     return "\n".join(lines)
 
 

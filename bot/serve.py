@@ -5,18 +5,23 @@ The database is opened by Datasette as a *mutable* file, which it opens with
 the database in WAL mode, and an immutable reader ignores the -wal file, so it
 would miss (or half-see) everything ingested since the last checkpoint.
 `mode=ro` readers follow the WAL, so ingest and tag can run while it serves.
+Only on read-only storage, where a WAL database cannot be opened `mode=ro` (its
+-shm index cannot be created), is it served immutable, and the log says so.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from abiwatch.bot.config import ServeSettings
 from abiwatch.bot.datasette_meta import SCHEMA_DOC, build_metadata
-from abiwatch.db import open_db
+from abiwatch.db import open_db, snapshot_only
+from abiwatch.db.readonly import limit_connection, limit_result_bytes, limit_sqlite_heap
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +48,68 @@ def metadata_for(db_path: str | os.PathLike,
         db.conn.close()
 
 
+def _register_limits() -> None:
+    """Give every connection Datasette opens the caps `abiwatch sql` has (db/readonly.py):
+    no value over MAX_VALUE_BYTES, printf's widths checked before they loop, no result
+    over MAX_RESULT_BYTES. Its time limit alone did not stop `printf('%.*c',
+    1000000000, 'x')`: three of them took the server to 2.4 GB and stalled every other
+    query for 41 s."""
+    from datasette import hookimpl
+    from datasette.plugins import pm
+
+    class AbiwatchLimits:
+        @staticmethod
+        @hookimpl
+        def prepare_connection(conn) -> None:
+            limit_connection(conn)
+            limit_result_bytes(conn)
+
+        @staticmethod
+        @hookimpl
+        def asgi_wrapper(datasette):
+            return _refuse_posts
+
+    if pm.get_plugin("abiwatch_limits") is None:
+        pm.register(AbiwatchLimits, name="abiwatch_limits")
+
+
+READ_ONLY_POST = ("abiwatch serves the database read-only: use GET (a canned query takes "
+                  "its parameters in the query string, e.g. ?interface=VMI)")
+
+
+def _refuse_posts(app):
+    """Answer a POST outside Datasette's own /-/ pages with 405 and one line. Nothing here
+    can be written, and Datasette 0.65 answered a POST to a read-only canned query (or
+    to a table) with a 500 and a traceback in the log."""
+
+    async def wrapped(scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope.get("method") != "POST" or path.startswith("/-/"):
+            await app(scope, receive, send)
+            return
+        as_json = path.endswith(".json")
+        body = (json.dumps({"ok": False, "error": READ_ONLY_POST, "status": 405}) if as_json
+                else READ_ONLY_POST + "\n").encode()
+        await send({"type": "http.response.start", "status": 405, "headers": [
+            (b"content-type", b"application/json" if as_json else b"text/plain; charset=utf-8"),
+            (b"allow", b"GET, HEAD")]})
+        await send({"type": "http.response.body", "body": body})
+
+    return wrapped
+
+
 def make_datasette(db_path: str | os.PathLike, settings: ServeSettings,
                    schema_doc: str | Path | None = SCHEMA_DOC):
     """Return a Datasette instance serving db_path read-only with abiwatch's metadata."""
     from datasette.app import Datasette
 
-    return Datasette([str(db_path)], metadata=metadata_for(db_path, schema_doc),
+    _register_limits()
+    # On read-only storage Datasette's mode=ro connections fail like any reader's (see
+    # snapshot_only): serve the file as the unchanging snapshot it then is.
+    snapshot = snapshot_only(Path(db_path))
+    return Datasette([] if snapshot else [str(db_path)],
+                     immutables=[str(db_path)] if snapshot else [],
+                     metadata=metadata_for(db_path, schema_doc),
                      settings=datasette_settings(settings), cors=False)
 
 
@@ -60,6 +121,10 @@ def run(db_path: str | os.PathLike, settings: ServeSettings, host: str, port: in
     import uvicorn
 
     ds = make_datasette(db_path, settings, schema_doc)
+    # SQLite's memory cap is the process's: this process only serves.
+    probe = sqlite3.connect(":memory:")
+    limit_sqlite_heap(probe)
+    probe.close()
     # With `rich` installed, Datasette prints every handled error (a mistyped
     # SQL query is a 400) as a full traceback with local variables into the
     # server log; the JSON/HTML error page is all anyone needs. Imported only
@@ -67,6 +132,10 @@ def run(db_path: str | os.PathLike, settings: ServeSettings, host: str, port: in
     import datasette.handle_exception
 
     datasette.handle_exception.rich = None
+    # Datasette turns on tracebacks for exceptions in SQLite callbacks: a printf refused
+    # by limit_connection then printed one per query. The error itself still goes back
+    # to the client and to the log in one line.
+    sqlite3.enable_callback_tracebacks(False)
     # Datasette must run its startup hooks before it serves; uvicorn makes its own loop.
     asyncio.run(ds.invoke_startup())
     logger.info("serving %s at http://%s:%s/", db_path, host, port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,8 @@ import sqlite_utils
 from abiwatch.db.migrations import MIGRATIONS, migrate
 
 DEFAULT_DB = "abiwatch.db"
+logger = logging.getLogger(__name__)
+_WARNED: set[Path] = set()
 
 
 class DatabaseMissing(FileNotFoundError):
@@ -22,6 +25,43 @@ class DatabaseOutdated(DatabaseMissing):
     readers never write, so they cannot upgrade it."""
 
 
+def snapshot_only(path: Path) -> bool:
+    """Return True when the database at path can only be read as a snapshot.
+
+    mode=ro follows the WAL (what ingest and tag write shows up at once), but a WAL
+    database needs its -shm index, which SQLite creates next to it: on read-only
+    storage (a read-only mount, a folder this user cannot write) that fails with
+    "unable to open database file", and every reader failed.
+    """
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return False
+    except sqlite3.OperationalError as exc:
+        if "unable to open" in str(exc):
+            return True
+        raise
+    finally:
+        conn.close()
+
+
+def connect_ro(path: Path) -> sqlite3.Connection:
+    """Return a read-only connection to the database file at path: mode=ro, or on
+    read-only storage an unchanging snapshot (immutable=1), with a warning saying so."""
+    uri = path.resolve().as_uri()
+    if not snapshot_only(path):
+        return sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+    wal = path.with_name(path.name + "-wal")
+    unseen = wal.stat().st_size if wal.exists() else 0
+    if path not in _WARNED:  # once per process: a command may open it several times
+        _WARNED.add(path)
+        logger.warning(
+            "%s: its folder cannot be written (read-only storage?), so the database is read "
+            "as an unchanging snapshot (immutable=1)%s", path,
+            f"; the {unseen} bytes of changes in {wal.name} are not seen" if unseen else "")
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+
+
 def open_db(path: str | os.PathLike, *, readonly: bool = False) -> sqlite_utils.Database:
     """Return the database at path; migrated and in WAL mode, or opened mode=ro."""
     path = Path(path)
@@ -31,8 +71,7 @@ def open_db(path: str | os.PathLike, *, readonly: bool = False) -> sqlite_utils.
                 f"no database at {path}: run `abiwatch ingest ARCHIVE` first "
                 "(or point --db / ABIWATCH_DB at an existing one)"
             )
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                               check_same_thread=False)
+        conn = connect_ro(path)
         conn.execute("PRAGMA query_only = 1")
         db = sqlite_utils.Database(conn)
         _require_current(db, path)

@@ -731,6 +731,27 @@ M020_MERGED_OPEN_CORRECTED = """
             ORDER BY o.date;
 """
 
+# tagged_messages.decided gains a third value: 1 = thread decided, its series and the
+# interface summaries not yet redone; 2 = all done (see nlp/decide.py). Rows decided by
+# earlier versions are done; the summaries are rebuilt once, as a tag run killed before
+# its summaries used to leave them empty for good.
+M019_DECIDED_SUMMARIZED = """
+        UPDATE tagged_messages SET decided = 2 WHERE decided = 1;
+        CREATE INDEX tagged_messages_pending ON tagged_messages(decided) WHERE decided = 1;
+        DELETE FROM interface_stats;
+        DELETE FROM interface_people;
+        DELETE FROM interface_series;
+        INSERT INTO interface_stats SELECT mi.interface, COUNT(*), COUNT(DISTINCT m.thread_id),
+            COUNT(DISTINCT m.from_addr), MIN(m.date), MAX(m.date) FROM message_interfaces mi
+            JOIN messages m ON m.message_id = mi.message_id GROUP BY mi.interface;
+        INSERT INTO interface_people SELECT mi.interface, m.from_addr, MAX(m.from_name), COUNT(*)
+            FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id
+            WHERE m.from_addr IS NOT NULL GROUP BY mi.interface, m.from_addr;
+        INSERT OR IGNORE INTO interface_series SELECT DISTINCT mi.interface, p.series_id
+            FROM message_interfaces mi JOIN patches p ON p.message_id = mi.message_id
+            WHERE p.series_id IS NOT NULL;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -751,6 +772,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("016_stale_confident", M016_STALE_CONFIDENT),
     ("017_commits", M017_COMMITS),
     ("018_corrections", M018_CORRECTIONS),
+    ("019_decided_summarized", M019_DECIDED_SUMMARIZED),
     ("020_merged_open_corrected", M020_MERGED_OPEN_CORRECTED),
 ]
 

@@ -150,7 +150,8 @@ def decode_header(value: bytes, problems: Problems) -> str:
             )
         except Exception as exc:  # malformed encoded words: keep the raw text
             problems.add("bad-encoded-word", str(exc))
-    if "\x00" in text:
+    if "\x00" in text:  # SQLite text and most readers stop at a NUL: drop it, say so
+        problems.add("nul-byte", "NUL bytes removed from a header")
         text = text.replace("\x00", "")
     return " ".join(text.split())
 
@@ -306,6 +307,8 @@ def _common_date(value: str) -> datetime | None:
         return None
 
 
+_DEFAULT_A = datetime(2000, 1, 1)  # two defaults that differ in year, month and day
+_DEFAULT_B = datetime(2001, 2, 2)
 _MINUS_ZERO = re.compile(r"-0000\s*(?:\(.*\))?$")
 _COMMENT = re.compile(r"\([^)]*\)")
 
@@ -339,7 +342,13 @@ def parse_date(value: str | None, *, now: datetime | None = None) -> tuple[datet
         pass
     cleaned = _COMMENT.sub(" ", value)  # "(PST)" comments confuse dateutil
     try:
-        dt = dateutil_parser.parse(cleaned, fuzzy=True, tzinfos=_TZINFOS)
+        dt = dateutil_parser.parse(cleaned, fuzzy=True, tzinfos=_TZINFOS, default=_DEFAULT_A)
+        # dateutil fills what the text lacks from its default (today, unless told):
+        # "Date: -1" read as the 1st of this month. A date needs its own year, month
+        # and day: parse again with another default and refuse what changes.
+        other = dateutil_parser.parse(cleaned, fuzzy=True, tzinfos=_TZINFOS, default=_DEFAULT_B)
+        if (dt.year, dt.month, dt.day) != (other.year, other.month, other.day):
+            raise ValueError(f"no whole date in {value!r}")
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=dateutil_tz.UTC)
         dt = dt.astimezone(UTC)

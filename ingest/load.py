@@ -13,15 +13,18 @@ start; the worker reads the bytes), the messages themselves for everything else
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import logging
 import multiprocessing
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 import sqlite_utils
@@ -104,7 +107,49 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
            fmt: str = "auto", workers: int | None = None, batch_size: int = BATCH,
            stdin: BinaryIO | None = None, command: str | None = None, rescan: bool = False,
            progress: bool | None = None) -> IngestStats:
-    """Ingest every message under paths into db; return what was done."""
+    """Ingest every message under paths into db; return what was done.
+
+    One ingest at a time per database: a second one waits for the first (and then
+    finds what it stored), instead of both writing the same messages at once.
+    """
+    with _ingest_lock(db):
+        return _ingest(db, paths, list_name=list_name, fmt=fmt, workers=workers,
+                       batch_size=batch_size, stdin=stdin, command=command, rescan=rescan,
+                       progress=progress)
+
+
+@contextmanager
+def _ingest_lock(db: sqlite_utils.Database) -> Iterator[None]:
+    """Hold the database's ingest lock (flock on DB-ingest.lock), waiting for it if need be.
+
+    The kernel drops an flock with its process, so a killed ingest never leaves it held.
+    """
+    path = _db_path(db)
+    try:
+        fd = os.open(path + "-ingest.lock", os.O_RDWR | os.O_CREAT, 0o644) if path else -1
+    except OSError:  # read-only storage: nothing can be written; the first write says why
+        fd = -1
+    if fd < 0:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            logger.warning("another ingest (pid %s) is writing to %s: waiting for it to finish",
+                           holder, path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None,
+            fmt: str, workers: int | None, batch_size: int, stdin: BinaryIO | None,
+            command: str | None, rescan: bool, progress: bool | None) -> IngestStats:
     started = time.perf_counter()
     cur = db.conn.execute("INSERT INTO ingest_runs (started, status, command) VALUES (?, ?, ?)",
                           [_now(), "running", command])
@@ -142,17 +187,24 @@ def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None
         index_fts(db)
         status = "complete"
     finally:
-        db.conn.execute("PRAGMA wal_autocheckpoint = 1000")
         if bar is not None:
             bar.close()
         stats.seconds = time.perf_counter() - started
-        with db.conn:
-            db.conn.execute(
-                "UPDATE ingest_runs SET finished = ?, status = ?, read = ?, new = ?, "
-                "duplicate = ?, variants = ?, problems = ?, not_mail = ? WHERE id = ?",
-                [_now(), status, stats.read, stats.new, stats.duplicate, stats.variants,
-                 stats.problems, stats.not_mail, stats.run_id])
-        db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        try:
+            db.conn.execute("PRAGMA wal_autocheckpoint = 1000")
+            with db.conn:
+                db.conn.execute(
+                    "UPDATE ingest_runs SET finished = ?, status = ?, read = ?, new = ?, "
+                    "duplicate = ?, variants = ?, problems = ?, not_mail = ? WHERE id = ?",
+                    [_now(), status, stats.read, stats.new, stats.duplicate, stats.variants,
+                     stats.problems, stats.not_mail, stats.run_id])
+            db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            # the run's own bookkeeping: when the run failed for the same reason (a full
+            # disk), that reason is what the caller must see, not this on top of it
+            if status == "complete":
+                raise
+            logger.debug("could not record the failed run", exc_info=True)
     return stats
 
 
@@ -268,6 +320,7 @@ def _merge(stats: IngestStats, part: IngestStats, bar, started: float) -> None:
     for name in ("read", "new", "duplicate", "variants", "problems", "not_mail", "bytes"):
         setattr(stats, name, getattr(stats, name) + getattr(part, name))
     stats.errors.extend(part.errors)
+    stats.notes.extend(part.notes)
     _progress(bar, stats, part.bytes, started)
 
 

@@ -7,12 +7,13 @@ time, so memory does not grow with the archive.
 
 from __future__ import annotations
 
-import gzip
 import io
 import logging
 import os
 import re
+import struct
 import subprocess
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,10 @@ class NotMail:
     source: str
     reason: str
     # "read-error": part of a file that was mail could not be read, so the file must
-    # not be recorded as done (the next run reads it again)
+    # not be recorded as done (the next run reads it again); "damaged": every message
+    # was read but the file is damaged after them (a gzip trailer); "growing": not a
+    # failure, the file was being appended to and its last message is left for the
+    # next run
     kind: str = "not-mail"
 
 
@@ -66,6 +70,7 @@ class MboxSlice:
     end: int
     messages: int
     fmt: str  # for iter_mbox: only a file's first slice may still say "auto"
+    last: int = 0  # where the From_ line of its last message starts
 
 
 @dataclass
@@ -164,6 +169,7 @@ def mbox_slices(stream: BinaryIO, source: str, *, fmt: str = "auto",
     rest_fmt = fmt
     first = 0  # where the current slice starts
     count = 0
+    last = 0  # where the current slice's last message starts
     for buf, offset, start, end, from_line in _mbox_messages(stream):
         if from_line is None:
             if buf[start:end].strip():
@@ -171,14 +177,15 @@ def mbox_slices(stream: BinaryIO, source: str, *, fmt: str = "auto",
             continue
         at = offset + start - len(from_line)
         if count >= messages or (count and at - first >= max_bytes):
-            yield MboxSlice(source, first, at, count, fmt if first == 0 else rest_fmt)
+            yield MboxSlice(source, first, at, count, fmt if first == 0 else rest_fmt, last)
             first, count = at, 0
         if rest_fmt == "auto":
             rest_fmt = "mboxrd" if from_line.startswith(b"From mboxrd@") else "mboxo"
         count += 1
+        last = at
     if count:
         yield MboxSlice(source, first, offset + end, count,  # type: ignore[possibly-undefined]
-                        fmt if first == 0 else rest_fmt)
+                        fmt if first == 0 else rest_fmt, last)
 
 
 def read_slice(piece: MboxSlice) -> Iterator[RawMail | NotMail]:
@@ -213,36 +220,160 @@ def _mail(body: bytes, source: str, from_line: bytes | None, rd: bool | None) ->
     return RawMail(body, source, frm)
 
 
-class _TruncationTolerantGzip:
-    """A gzip stream whose read() returns the data decompressed before damage.
+class GzipDamaged(OSError):
+    """Compressed data that ends early or cannot be inflated: what follows is lost."""
 
-    GzipFile.read(n) on a truncated file raises and drops everything it had
-    decompressed in that call (up to CHUNK bytes); an interrupted download of a
-    lore .mbox.gz would lose its first thousands of messages. Here the error is
-    raised on the next read, so every whole message before the damage is kept.
+
+_GZ_INPUT = 1 << 20  # compressed bytes read at a time
+
+
+def _gzip_header_end(buf: bytes) -> int | None:
+    """Return where a gzip member's data starts after its header in buf; None if cut short."""
+    if buf[2] != 8:
+        raise GzipDamaged(f"unknown gzip compression method {buf[2]}")
+    flags, pos = buf[3], 10
+    if flags & 4:  # FEXTRA
+        if len(buf) < pos + 2:
+            return None
+        pos += 2 + int.from_bytes(buf[pos:pos + 2], "little")
+    for flag in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flags & flag:
+            nul = buf.find(b"\0", pos)
+            if nul < 0:
+                return None
+            pos = nul + 1
+    if flags & 2:  # FHCRC
+        pos += 2
+    return pos if pos <= len(buf) else None
+
+
+def _gunzip(f: BinaryIO, damage: list[str]) -> Iterator[bytes]:
+    """Yield the decompressed data of every member of a gzip file, block by block.
+
+    Python's GzipFile cannot tell damage *after* the data (a CRC or length mismatch,
+    a missing trailer, garbage after the last member) from damage *in* it: it raises
+    either way, and the last whole message was dropped on every run. Here the
+    deflate stream is inflated raw and the trailer checked by hand: damage after
+    the data is appended to damage (every message was read), while compressed data
+    that ends early or is corrupt raises GzipDamaged once everything before it has
+    been yielded, so the message it cuts is not taken for a whole one.
     """
+    pending = b""
+    at_eof = False
 
-    def __init__(self, gz: gzip.GzipFile):
-        self.gz = gz
-        self.error: BaseException | None = None
+    def more() -> bool:
+        nonlocal pending, at_eof
+        data = b"" if at_eof else f.read(_GZ_INPUT)
+        at_eof = not data
+        pending += data
+        return bool(data)
+
+    members = 0
+    while True:
+        # gzip(1) and Python ignore zero padding after a member (tape blocks)
+        pending = pending.lstrip(b"\0")
+        while not pending and more():
+            pending = pending.lstrip(b"\0")
+        if not pending:
+            return
+        while len(pending) < 10 and more():
+            pass
+        if not pending.startswith(b"\x1f\x8b") or len(pending) < 10:
+            if not members:
+                raise GzipDamaged("not a gzip file")
+            extra, pending = len(pending), b""
+            while more():  # count what follows without keeping it
+                extra, pending = extra + len(pending), b""
+            damage.append(f"{extra} bytes of trailing garbage after the gzip data (ignored)")
+            return
+        header = _gzip_header_end(pending)
+        while header is None and more():
+            header = _gzip_header_end(pending)
+        if header is None:
+            raise GzipDamaged("a gzip member header is cut short")
+        data, pending = pending[header:], b""
+        inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        crc = size = 0
+        while not inflate.eof:
+            if not data:
+                data = b"" if at_eof else f.read(_GZ_INPUT)
+                if not data:
+                    raise GzipDamaged("the compressed data ends early: the file is cut short "
+                                      "(an interrupted download?)")
+            before = inflate.copy()
+            try:
+                out = inflate.decompress(data, CHUNK)
+            except zlib.error as exc:
+                # one call inflates up to a megabyte of input: the output decoded before
+                # the bad spot is lost with the error; feed that input again in small steps
+                yield _inflate_until_error(before, data)
+                raise GzipDamaged(f"corrupt compressed data ({exc})") from None
+            if out:
+                crc = zlib.crc32(out, crc)
+                size += len(out)
+                yield out
+            data = inflate.unconsumed_tail
+        pending = inflate.unused_data
+        members += 1
+        while len(pending) < 8 and more():
+            pass
+        if len(pending) < 8:
+            damage.append("the gzip trailer (CRC and length) is missing, so the data could "
+                          "not be checked")
+            return
+        want_crc, want_size = struct.unpack("<II", pending[:8])
+        if want_crc != crc:
+            damage.append(f"CRC check failed ({crc:#010x} != {want_crc:#010x}): the data may "
+                          "be damaged")
+        elif want_size != size & 0xFFFFFFFF:
+            damage.append(f"length check failed ({size & 0xFFFFFFFF} != {want_size})")
+        pending = pending[8:]
+
+
+def _inflate_until_error(inflate, data: bytes) -> bytes:
+    """Return what inflate decodes from data before it fails (the error path only)."""
+    out, pos, step = [], 0, 4096
+    while pos < len(data):
+        before = inflate.copy()
+        try:
+            out.append(inflate.decompress(data[pos:pos + step]))
+        except zlib.error:
+            if step == 1:
+                break
+            inflate, step = before, 1  # the bad piece again, one byte at a time
+            continue
+        pos += step
+    return b"".join(out)
+
+
+class _GzipStream:
+    """A read()-able stream over _gunzip. Damage in the data is raised by the read after
+    the one that returned the data before it, so every whole message before it is kept."""
+
+    def __init__(self, f: BinaryIO):
+        self.damage: list[str] = []
+        self._blocks = _gunzip(f, self.damage)
+        self._buf = b""
+        self._error: BaseException | None = None
 
     def read(self, n: int = -1) -> bytes:
-        if self.error is not None:
-            raise self.error
-        parts: list[bytes] = []
-        got = 0
+        parts, got = [self._buf], len(self._buf)
+        if self._error is not None and not got:
+            raise self._error
         try:
-            while n < 0 or got < n:
-                data = self.gz.read1(n - got if n >= 0 else CHUNK)
-                if not data:
+            while self._error is None and (n < 0 or got < n):
+                block = next(self._blocks, None)
+                if block is None:
                     break
-                parts.append(data)
-                got += len(data)
-        except (OSError, EOFError) as exc:
-            if not parts:
+                parts.append(block)
+                got += len(block)
+        except GzipDamaged as exc:
+            self._error = exc
+            if not got:
                 raise
-            self.error = exc
-        return b"".join(parts)
+        data = b"".join(parts)
+        self._buf = data[n:] if 0 <= n < len(data) else b""
+        return data[:n] if n >= 0 else data
 
 
 def sniff(head: bytes) -> str:
@@ -253,8 +384,9 @@ def sniff(head: bytes) -> str:
     if stripped.startswith(b"From "):
         return "mbox"
     first = stripped.split(b"\n", 1)[0]
-    if _HEADER_LINE.match(first) and b"\x00" not in head[:4096]:
-        # a mail header block has several "Name: value" lines early on
+    if _HEADER_LINE.match(first):
+        # a mail header block has several "Name: value" lines early on (a NUL byte in
+        # them is damage to record, not a sign of a binary file: see parse_message)
         lines = stripped[:8192].split(b"\n")[:40]
         if sum(1 for ln in lines if _HEADER_LINE.match(ln)) >= 2:
             return "eml"
@@ -267,47 +399,104 @@ def _read_file(path: Path, fmt: str, slices: int) -> Iterator[Event]:
         st = path.stat()
         with open(path, "rb") as f:
             head = f.read(8192)
+            if not head:  # an empty mailbox, or one just created: nothing wrong, nothing to read
+                yield SourceDone(source, "empty", st.st_size, st.st_mtime, 0)
+                return
             kind = sniff(head)
-            inner = "plain"
+            gz: _GzipStream | None = None
             if kind == "gzip":
                 f.seek(0)
-                gz = gzip.GzipFile(fileobj=f)
                 try:
-                    head = gz.read(8192)
-                except (OSError, EOFError) as exc:
+                    head = _GzipStream(f).read(8192)
+                except GzipDamaged as exc:
                     yield NotMail(source, f"unreadable gzip file: {exc}")
                     return
                 kind = sniff(head)
-                inner = "gzip"
                 f.seek(0)
-                stream: BinaryIO = _TruncationTolerantGzip(gzip.GzipFile(fileobj=f))  # type: ignore[assignment]
+                gz = _GzipStream(f)
             else:
                 f.seek(0)
-                stream = f
+            stream: BinaryIO = gz or f  # type: ignore[assignment]
             count = 0
-            if kind == "mbox" and slices and inner == "plain":
+            if kind == "mbox" and slices and gz is None:
+                last: MboxSlice | None = None
                 for piece in mbox_slices(stream, source, fmt=fmt, messages=slices):
-                    count += piece.messages
-                    yield piece
+                    if last is not None:
+                        count += last.messages
+                        yield last
+                    last = piece
+                if last is not None and (cut := _cut_by_growth(f, last.end, source)):
+                    if last.messages > 1:
+                        count += last.messages - 1
+                        yield MboxSlice(source, last.start, last.last, last.messages - 1,
+                                        last.fmt, last.last)
+                    yield cut
+                    return  # not done: the next run reads it again, with that message whole
+                if last is not None:
+                    count += last.messages
+                    yield last
             elif kind == "mbox":
+                held: RawMail | None = None
                 try:
                     for mail in iter_mbox(stream, source, fmt=fmt):
-                        count += 1
-                        yield mail
+                        if held is not None:
+                            count += 1
+                            yield held
+                        held = mail
                 except (OSError, EOFError) as exc:
-                    yield NotMail(source, f"archive ends early after {count} messages: {exc}")
+                    # the message being read when the data broke off is not in held: each
+                    # message is only yielded once the next From_ line (or the end) is seen
+                    if held is not None:
+                        yield held
+                        count += 1
+                    yield NotMail(source, f"archive ends early after {count} messages: {exc}; "
+                                          "the message it cuts is left out", "read-error")
                     return
+                if held is not None:
+                    if gz is None and (cut := _cut_by_growth(f, f.tell(), source)):
+                        yield cut
+                        return
+                    count += 1
+                    yield held
             elif kind == "eml":
+                raw = stream.read()
+                if gz is None and (cut := _cut_by_growth(f, len(raw), source, eml=True)):
+                    yield cut
+                    return
                 count = 1
-                yield RawMail(stream.read(), source, None)
+                yield RawMail(raw, source, None)
             else:
                 yield NotMail(source, "not a mail file (no mbox 'From ' line and no mail "
                                       "headers at the start); skipped")
                 return
-            yield SourceDone(source, f"{kind}+gzip" if inner == "gzip" else kind, st.st_size,
+            if gz is not None and gz.damage:
+                yield NotMail(source, f"damaged gzip file: {'; '.join(gz.damage)}; all {count} "
+                                      "messages in it were read", "damaged")
+            yield SourceDone(source, f"{kind}+gzip" if gz is not None else kind, st.st_size,
                              st.st_mtime, count)
     except OSError as exc:
         yield NotMail(source, f"cannot read: {exc.strerror or exc}")
+
+
+def _cut_by_growth(f: BinaryIO, end: int, source: str, *, eml: bool = False
+                   ) -> NotMail | None:
+    """Return a notice when the file grew past end (where reading stopped) and, in an
+    mbox, the bytes there do not start a new message: the last message read was still
+    being written (mail appended during the run). It must not be stored as if whole,
+    or the cut copy would stay the message for good and the whole one only a variant."""
+    try:
+        size = os.fstat(f.fileno()).st_size
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return None
+    if size <= end:
+        return None
+    f.seek(max(end - 1, 0))
+    after = f.read(1025)
+    if not eml and after[:1] == b"\n" and _FROM_LINE.match(after, 1):
+        return None  # it ended at a message boundary: what was read is whole
+    return NotMail(source, f"the file grew while it was read (mail being "
+                   f"appended): its last message, cut at byte {end}, is left for the next run",
+                   "growing")
 
 
 def is_maildir(path: Path) -> bool:
@@ -387,6 +576,7 @@ def iter_paths(paths: list[str], *, fmt: str = "auto", stdin: BinaryIO | None = 
     With slices (a number of messages), a plain mbox file comes as MboxSlice byte
     ranges of that many messages (see read_slice) instead of one RawMail per message.
     """
+    seen: set[tuple[int, int]] = set()  # (device, inode) of every folder and file walked
     for arg in paths:
         if arg == "-":
             stream = stdin if stdin is not None else io.BufferedReader(io.FileIO(0))
@@ -396,13 +586,26 @@ def iter_paths(paths: list[str], *, fmt: str = "auto", stdin: BinaryIO | None = 
             else:
                 yield from iter_mbox(stream, "<stdin>", fmt=fmt)
             continue
-        yield from _walk(Path(arg), fmt, inbox_position, skip_file, slices)
+        yield from _walk(Path(arg), fmt, inbox_position, skip_file, slices, seen)
 
 
-def _walk(path: Path, fmt: str, inbox_position, skip_file, slices: int) -> Iterator[Event]:
+def _walk(path: Path, fmt: str, inbox_position, skip_file, slices: int,
+          seen: set[tuple[int, int]]) -> Iterator[Event]:
     if not path.exists():
         yield NotMail(str(path), "no such file or directory")
         return
+    # Each folder and file once per run, known by (device, inode): a symlink loop
+    # ("dot -> .", "sub/up -> ..") made the walk endless, and any second way to the same
+    # file read it again.
+    try:
+        st = path.stat()
+    except OSError as exc:
+        yield NotMail(str(path), f"cannot read: {exc.strerror or exc}")
+        return
+    if (st.st_dev, st.st_ino) in seen:
+        logger.debug("skipping %s: already read in this run (a symlink or a second link)", path)
+        return
+    seen.add((st.st_dev, st.st_ino))
     if path.is_dir():
         epochs = inbox_epochs(path)
         if epochs:
@@ -416,14 +619,14 @@ def _walk(path: Path, fmt: str, inbox_position, skip_file, slices: int) -> Itera
             for sub in ("new", "cur"):
                 for f in sorted((path / sub).iterdir()):
                     if f.is_file():
-                        yield from _file(f.resolve(), fmt, skip_file, slices)
+                        yield from _walk(f, fmt, inbox_position, skip_file, slices, seen)
             return
         for child in sorted(path.iterdir()):
             if child.name.startswith("."):
                 continue
             if child.is_file() and child.suffix.lower() in _SKIP_SUFFIXES:
                 continue
-            yield from _walk(child, fmt, inbox_position, skip_file, slices)
+            yield from _walk(child, fmt, inbox_position, skip_file, slices, seen)
         return
     yield from _file(path.resolve(), fmt, skip_file, slices)
 

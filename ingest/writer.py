@@ -51,6 +51,7 @@ class IngestStats:
     bytes: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # not failures: e.g. a file still growing
 
     @property
     def rate(self) -> float:
@@ -158,6 +159,11 @@ class Writer:
         """Write one parsed chunk in one transaction; with link, thread it in the same one."""
         conn = self.conn
         with conn:
+            # Take the write lock before reading MAX(id): a deferred transaction read it
+            # unlocked, and another process writing in between made the ids collide
+            # ("UNIQUE constraint failed: messages.id").
+            if not conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
             # ids follow the input order: read here, as the previous batch may have been
             # written by another process
             self.next_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages"
@@ -268,6 +274,9 @@ class Writer:
         return list(rows_in(self.conn, sql, keys))
 
     def _not_mail(self, item: NotMail) -> None:
+        if item.kind == "growing":  # nothing is wrong: the rest is read next time
+            self.stats.notes.append(f"{item.source}: {item.reason}")
+            return
         self.stats.not_mail += 1
         self.stats.errors.append(f"{item.source}: {item.reason}")
         # a read error's run_id is the latest run that met it: _source_done asks whether

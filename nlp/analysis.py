@@ -24,6 +24,9 @@ _BULLET = re.compile(r"^\s*(?:[-*+o]\s|\d+[.)]\s|v\d+[:\s])")
 _CODE_LINE = re.compile(r"^(?:\s{2,}|\t)\S|^\S+\.[ch]:\d+|^ld: |^\$ |^#")
 _DIFF_CHANGED = re.compile(r"^[+-](?![+-]{2} )(.*)$", re.M)
 MAX_CHARS = 20000  # a 200 kB "reply" is a pasted log; its first pages say what it is about
+# A subject is a line; a fuzzed or broken one of a megabyte made spaCy refuse the whole
+# batch (E088: text longer than nlp.max_length), and tag stopped on it every run.
+MAX_SUBJECT_CHARS = 1000
 
 
 @dataclass
@@ -75,7 +78,7 @@ def prepare_text(subject_title: str, own_text: str) -> tuple[str, int]:
     if cur:
         paras.append(" ".join(cur))
     body = "\n\n".join(paras)[:MAX_CHARS]
-    head = subject_title.strip()
+    head = subject_title.strip()[:MAX_SUBJECT_CHARS]
     return (head + "\n\n" + body if body else head), len(head)
 
 

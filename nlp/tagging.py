@@ -29,7 +29,7 @@ from abiwatch.nlp.classifier import (
     load_combiner,
     load_textcat,
 )
-from abiwatch.nlp.decide import decide_threads
+from abiwatch.nlp.decide import decide_threads, pending_decisions
 from abiwatch.nlp.pipeline import build_nlp
 
 logger = logging.getLogger(__name__)
@@ -64,12 +64,26 @@ def _init_worker(catalog_path, patterns_path) -> None:
 def _analyze_batch(batch: list[tuple]) -> list[tuple[Analysis, dict[str, str]]]:
     nlp = _worker_state["nlp"]
     catalog: Catalog = _worker_state["catalog"]
-    analyses = analyze(nlp, [(mid, title, own) for mid, title, own, *_ in batch],
-                       every_sentence=True)
+    items = [(mid, title, own) for mid, title, own, *_ in batch]
+    try:
+        analyses = analyze(nlp, items, every_sentence=True)
+    except Exception:  # noqa: BLE001 - one message the pipeline refuses must not stop the archive
+        analyses = [_analyze_alone(nlp, item) for item in items]
     out = [(a, diff_interfaces(catalog, paths, diff))
            for a, (_, _, _, paths, diff, _) in zip(analyses, batch, strict=True)]
     _score_sentences(out, [answers for *_, answers in batch])
     return out
+
+
+def _analyze_alone(nlp, item: tuple[str, str, str]) -> Analysis:
+    """Return one message's analysis; an empty one (logged) if the pipeline fails on it, so
+    that it is tagged like the rest instead of failing its batch on every run."""
+    try:
+        return analyze(nlp, [item], every_sentence=True)[0]
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("message %s could not be analysed (%s); tagged without findings",
+                       item[0], str(exc).splitlines()[0][:200])
+        return Analysis(item[0])
 
 
 def _score_sentences(results: list[tuple[Analysis, dict[str, str]]], answers: list[bool]) -> None:
@@ -124,20 +138,25 @@ def _batches(db: sqlite_utils.Database, version: str, redo: bool) -> Iterator[li
 def refresh_summaries(db: sqlite_utils.Database) -> None:
     """Rebuild the per-interface summaries the bot answers `interface NAME` from."""
     with db.conn:
-        for table in ("interface_stats", "interface_people", "interface_series"):
-            db.conn.execute(f"DELETE FROM {table}")
-        db.conn.execute(
-            "INSERT INTO interface_stats SELECT mi.interface, COUNT(*), COUNT(DISTINCT m.thread_id), "
-            "COUNT(DISTINCT m.from_addr), MIN(m.date), MAX(m.date) FROM message_interfaces mi "
-            "JOIN messages m ON m.message_id = mi.message_id GROUP BY mi.interface")
-        db.conn.execute(
-            "INSERT INTO interface_people SELECT mi.interface, m.from_addr, MAX(m.from_name), COUNT(*) "
-            "FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id "
-            "WHERE m.from_addr IS NOT NULL GROUP BY mi.interface, m.from_addr")
-        db.conn.execute(
-            "INSERT OR IGNORE INTO interface_series SELECT DISTINCT mi.interface, p.series_id "
-            "FROM message_interfaces mi JOIN patches p ON p.message_id = mi.message_id "
-            "WHERE p.series_id IS NOT NULL")
+        rebuild_summaries(db.conn)
+
+
+def rebuild_summaries(conn) -> None:
+    """Rebuild the per-interface summaries in the caller's transaction."""
+    for table in ("interface_stats", "interface_people", "interface_series"):
+        conn.execute(f"DELETE FROM {table}")
+    conn.execute(
+        "INSERT INTO interface_stats SELECT mi.interface, COUNT(*), COUNT(DISTINCT m.thread_id), "
+        "COUNT(DISTINCT m.from_addr), MIN(m.date), MAX(m.date) FROM message_interfaces mi "
+        "JOIN messages m ON m.message_id = mi.message_id GROUP BY mi.interface")
+    conn.execute(
+        "INSERT INTO interface_people SELECT mi.interface, m.from_addr, MAX(m.from_name), COUNT(*) "
+        "FROM message_interfaces mi JOIN messages m ON m.message_id = mi.message_id "
+        "WHERE m.from_addr IS NOT NULL GROUP BY mi.interface, m.from_addr")
+    conn.execute(
+        "INSERT OR IGNORE INTO interface_series SELECT DISTINCT mi.interface, p.series_id "
+        "FROM message_interfaces mi JOIN patches p ON p.message_id = mi.message_id "
+        "WHERE p.series_id IS NOT NULL")
 
 
 def store_catalog(db: sqlite_utils.Database, catalog: Catalog) -> None:
@@ -240,9 +259,10 @@ def tag(db: sqlite_utils.Database, *, redo: bool = False, catalog_path: str | No
         "SELECT DISTINCT m.thread_id FROM tagged_messages t JOIN messages m "
         "ON m.message_id = t.message_id WHERE t.decided = 0 AND m.thread_id IS NOT NULL")}
     stats.threads = len(threads)
-    decide_threads(db, threads, catalog)
-    if analyzed or threads:
-        refresh_summaries(db)
+    # The summaries are rebuilt in the transaction that finishes the decisions: rebuilt
+    # after it, a kill in between left them stale (or empty) for every later run.
+    stale = analyzed or threads or pending_decisions(db)
+    decide_threads(db, threads, catalog, then=rebuild_summaries if stale else None)
     # Corrections are kept apart from the concerns this run rewrote (they are keyed by
     # message and interface); only commands whose concern exists now can be applied.
     if trusted is not None:

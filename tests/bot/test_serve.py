@@ -56,6 +56,9 @@ def db_path(tmp_path_factory) -> Path:
     return path
 
 
+SERVER_PIDS: dict[str, int] = {}  # base URL -> the server's process id
+
+
 @pytest.fixture(scope="module")
 def server(db_path):
     """`abiwatch serve` as a real process; yields its base URL."""
@@ -77,6 +80,7 @@ def server(db_path):
                 proc.kill()
                 pytest.fail("abiwatch serve did not answer within 30 s")
             time.sleep(0.2)
+    SERVER_PIDS[base] = proc.pid
     yield base
     proc.terminate()
     try:
@@ -170,6 +174,53 @@ def test_mail_ingested_while_serving_shows_up(server, db_path):
         assert get(count)[0]["n"] == before + stats.new
     finally:
         db.conn.close()
+
+
+def _error_of(url: str) -> tuple[int, str]:
+    try:
+        urllib.request.urlopen(url, timeout=60).read()
+    except urllib.error.HTTPError as err:
+        body = err.read().decode()
+        return err.code, json.loads(body)["error"] if body.startswith("{") else body
+    return 200, ""
+
+
+def _peak_mb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM"))) // 1024
+
+
+def test_huge_values_are_refused_at_once_and_the_server_stays_small(server, db_path):
+    """Three printf('%.*c', 1000000000, 'x') at once took the server to 2.4 GB and
+    stalled every other query for 41 s; the time limit did not stop them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sql = urllib.parse.quote("SELECT length(printf('%.*c', 1000000000, 'x')) AS n")
+    url = f"{server}/{db_path.stem}.json?sql={sql}"
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(_error_of, [url] * 3))
+    assert answers == [(400, "string or blob too big")] * 3
+    ok = f"{server}/{db_path.stem}.json?sql=" + urllib.parse.quote("SELECT 1 AS one") + \
+        "&_shape=array"
+    assert get(ok) == [{"one": 1}]
+    assert _peak_mb(SERVER_PIDS[server]) < 1024
+
+
+def test_a_result_over_the_byte_budget_is_a_one_line_error(server, db_path):
+    sql = urllib.parse.quote("SELECT printf('%.*c', 40000000, 'x') AS x FROM messages LIMIT 3")
+    code, error = _error_of(f"{server}/{db_path.stem}.json?sql={sql}")
+    assert code == 400 and error.startswith("the result is larger than 64 MB")
+
+
+def test_a_post_to_a_canned_query_is_refused_in_one_line(server, db_path):
+    """Datasette answered it with a 500 and a traceback in the log."""
+    for suffix in ("", ".json"):
+        request = urllib.request.Request(
+            f"{server}/{db_path.stem}/open_concerns_by_interface{suffix}", data=b"interface=VMI",
+            method="POST")
+        code, error = _error_of(request)
+        assert code == 405 and "read-only: use GET" in error
+    assert get(f"{server}/{db_path.stem}/open_concerns_by_interface.json?_shape=array")
 
 
 def test_port_in_use_is_explained(db_path):

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import os
+import resource
 import sqlite3
 import time
 from pathlib import Path
@@ -189,3 +190,57 @@ def test_a_row_limit_out_of_range_is_refused_in_one_line(db_path):
     res = run(db_path, "--max-rows", "100000000000", "SELECT 1")
     assert res.exit_code == 2
     assert "--max-rows" in res.output and "Traceback" not in res.output
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_a_huge_printf_is_refused_at_once_instead_of_being_built(db_path):
+    """printf('%.*c', 1000000000, 'x') ran inside one function call, where the time
+    limit never looks, and built a gigabyte; now it is refused before it starts."""
+    before = _peak_rss_mb()
+    for sql in ("SELECT length(printf('%.*c', 1000000000, 'x'))",
+                "SELECT length(format('%.*c', '1e9', 'x'))",
+                "SELECT length(zeroblob(1000000000))"):
+        res = run(db_path, sql)
+        assert res.exit_code == 1 and "Traceback" not in res.output
+        assert "makes a value larger than 64 MB" in res.output, res.output
+    assert _peak_rss_mb() - before < 300
+    # ordinary printf is SQLite's own
+    assert run_readonly_query(db_path, "SELECT printf('%5.2f|%-3d|%%|%.*c', 3.14159, 7, 3, 'x')",
+                              time_limit_ms=1000, max_rows=1).rows == [(" 3.14|7  |%|xxx",)]
+
+
+def test_a_row_of_many_large_values_is_stopped_by_the_memory_cap(db_path, monkeypatch):
+    from abiwatch.db import readonly
+
+    monkeypatch.setattr(readonly, "MAX_SQLITE_HEAP", 96 << 20)
+    sql = "SELECT " + ", ".join(["zeroblob(40000000)"] * 5)  # each value within its limit
+    with pytest.raises(QueryError) as err:
+        run_readonly_query(db_path, sql, time_limit_ms=5000, max_rows=1)
+    assert "needed more than 96 MB of memory" in str(err.value)
+    # the cap is the process's: it is put back after the query
+    assert sqlite3.connect(":memory:").execute("PRAGMA hard_heap_limit").fetchone()[0] == 0
+
+
+def test_rows_over_the_byte_budget_are_cut_and_it_says_so(db_path, monkeypatch):
+    from abiwatch.db import readonly
+
+    monkeypatch.setattr(readonly, "MAX_RESULT_BYTES", 20_000)
+    sql = "SELECT own_text FROM messages ORDER BY id"
+    res = run_readonly_query(db_path, sql, time_limit_ms=2000, max_rows=1000)
+    assert res.truncated and res.over_bytes and 0 < len(res.rows) < 35
+    assert sum(len(r[0]) for r in res.rows) <= 20_000
+    out = run(db_path, sql, "--format", "csv")
+    assert out.exit_code == 0
+    assert (f"only the first {len(res.rows)} rows are shown: the rest would take more than "
+            "20000 bytes") in out.stderr
+
+
+@pytest.mark.timeout(30)  # the check re-read every prefix: 10,000 ';' took 30-58 s
+def test_trailing_semicolons_are_dropped_in_one_pass(db_path):
+    tail = "; -- done\n" + ";" * 200_000 + " /* end */ ;"
+    assert validate_select("SELECT 1" + tail) == "SELECT 1"
+    res = run(db_path, "SELECT 1 AS one" + ";" * 10_000, "--format", "csv")
+    assert res.exit_code == 0 and res.stdout.splitlines() == ["one", "1"]

@@ -270,3 +270,76 @@ def test_a_reader_holding_a_snapshot_neither_blocks_nor_sees_half_of_a_parallel_
     reader.close()
     diff = h.diff_dumps(h.dump(tmp_path / "one.db"), h.dump(tmp_path / "two.db"))
     assert not diff, diff
+
+
+def test_a_second_ingest_at_the_same_time_waits_for_the_first_and_adds_nothing(h, tmp_path):
+    """A timer's ingest and a person's at once: the second one died with "UNIQUE
+    constraint failed: messages.id". It now waits for the first (saying so), then finds
+    every message stored. The first reads an mbox from a pipe the test holds open, so
+    it is mid-run for as long as the test wants, whatever the machine's speed."""
+    data = h.fixture("lkml-2006-orphan-replies-paravirt-h.mbox").read_bytes()
+    archive = tmp_path / "paravirt.mbox"
+    archive.write_bytes(data)
+    db_path = tmp_path / "t.db"
+    env = dict(os.environ, PYTHONPATH=str(h.REPO))
+    cli = [sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db_path), "ingest",
+           "--no-progress"]
+    first = subprocess.Popen(cli + ["-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env, cwd=h.REPO)
+    second = None
+    try:
+        first.stdin.write(data[: len(data) // 2])  # the rest is still to come
+        first.stdin.flush()
+        lock = Path(f"{db_path}-ingest.lock")
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
+            assert first.poll() is None and time.monotonic() < deadline, "first never locked"
+            time.sleep(0.02)
+        second = subprocess.Popen(cli + [str(archive)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env, cwd=h.REPO)
+        said = b""
+        while b"waiting for it to finish" not in said:
+            line = second.stderr.readline()
+            assert line, f"the second ingest did not wait: {said!r}"
+            said += line
+        assert str(first.pid).encode() in said and second.poll() is None
+        out1, err1 = first.communicate(data[len(data) // 2:], timeout=120)
+        out2, err2 = second.communicate(timeout=120)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    assert first.returncode == 0 and b"5 new" in out1, err1
+    assert second.returncode == 0 and b"0 new, 5 duplicate" in out2, err2
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 5
+    conn.close()
+
+
+def test_a_batch_takes_the_write_lock_before_it_chooses_its_message_ids(h, tmp_path, new_db):
+    """Ids are MAX(id) + 1: read outside the write lock, another writer could commit the
+    same ids in between. Here a second connection tries to write exactly then; it must
+    find the database locked, and the first batch goes through."""
+    from abiwatch.db import open_db
+    from abiwatch.ingest.writer import IngestStats, Writer, parse_chunk
+
+    mails = list(iter_mbox(io.BytesIO(h.fixture("lkml-2006-orphan-replies-paravirt-h.mbox")
+                                      .read_bytes()), "x"))
+    db = new_db("t.db")
+    other = open_db(tmp_path / "t.db")
+    other.conn.execute("PRAGMA busy_timeout = 0")
+    blocked = []
+
+    def the_other_writer_strikes(statement: str) -> None:
+        if "MAX(id)" in statement and not blocked:
+            try:
+                Writer(other, 1, None, IngestStats()).write(parse_chunk(mails[3:]))
+                blocked.append(False)
+            except sqlite3.OperationalError as exc:
+                blocked.append("locked" in str(exc))
+
+    db.conn.set_trace_callback(the_other_writer_strikes)
+    Writer(db, 1, None, IngestStats()).write(parse_chunk(mails[:3]))
+    db.conn.set_trace_callback(None)
+    assert blocked == [True]
+    assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 3

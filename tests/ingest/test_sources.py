@@ -209,6 +209,25 @@ def test_directory_walk_is_recursive_and_skips_non_mail_suffixes(h, tmp_path, in
     assert db.execute("SELECT COUNT(*) FROM source_files").fetchone()[0] == 2
 
 
+@pytest.mark.timeout(60)  # the walk used to be endless here: fail, do not hang
+def test_symlink_loops_in_a_folder_are_walked_once_and_each_file_read_once(h, tmp_path,
+                                                                          ingest_into):
+    """`dot -> .` read every file 41 times (until ELOOP); with `sub/up -> ..` as well the
+    walk never ended (36k junk parse_problems rows in two minutes)."""
+    root = tmp_path / "archives"
+    (root / "sub").mkdir(parents=True)
+    shutil.copy(h.fixture(MBOXRD), root / "one.mbox")
+    shutil.copy(h.fixture("pi-attached-text-x-patch.eml"), root / "sub" / "two.eml")
+    (root / "dot").symlink_to(".")
+    (root / "sub" / "up").symlink_to("..")
+    (root / "again.mbox").symlink_to("one.mbox")  # a second name for one file
+    db, stats = ingest_into([root])
+    assert (stats.read, stats.new, stats.not_mail) == (7, 7, 0)
+    assert db.execute("SELECT COUNT(*) FROM parse_problems WHERE message_id IS NULL"
+                      ).fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM source_files").fetchone()[0] == 2
+
+
 def test_a_file_that_is_not_mail_is_reported_and_the_run_goes_on(h, tmp_path, ingest_into):
     root = tmp_path / "mixed"
     root.mkdir()
@@ -227,16 +246,23 @@ def test_a_file_that_is_not_mail_is_reported_and_the_run_goes_on(h, tmp_path, in
     assert len(rows) == 3
 
 
-def test_cli_reports_not_mail_and_still_exits_zero_when_something_was_read(h, tmp_path):
+def test_cli_exits_3_when_some_inputs_failed_and_1_when_none_could_be_read(h, tmp_path):
+    """A run where a file failed must not look like success to cron (it exited 0):
+    3 = some inputs failed and the rest was stored, 1 = nothing could be read."""
     junk = tmp_path / "notes.txt"
     junk.write_text("hello\n")
     runner = CliRunner()
     result = runner.invoke(cli, ["--db", str(tmp_path / "t.db"), "ingest", str(junk),
                                  str(h.fixture("pi-attached-text-x-patch.eml"))])
-    assert result.exit_code == 0, result.output
-    assert "1 path(s) were not mail" in result.output and "notes.txt" in result.output
+    assert result.exit_code == 3, result.output
+    assert "1 new" in result.output
+    assert "1 path(s) were not mail or could not be read" in result.output
+    assert "notes.txt: not a mail file" in result.output
     only_junk = runner.invoke(cli, ["--db", str(tmp_path / "u.db"), "ingest", str(junk)])
     assert only_junk.exit_code == 1
+    fine = runner.invoke(cli, ["--db", str(tmp_path / "v.db"), "ingest",
+                               str(h.fixture("pi-attached-text-x-patch.eml"))])
+    assert fine.exit_code == 0, fine.output
 
 
 def test_stdin_dash_through_the_cli(h, tmp_path):
