@@ -342,10 +342,18 @@ def subscribers_remove(obj, email, config_path) -> None:
               help="Markdown schema document for descriptions (default: docs/schema.md).")
 @click.option("--metadata", "print_metadata", is_flag=True,
               help="Print the Datasette metadata as JSON and exit.")
+@click.option("--publish-private", is_flag=True,
+              help="Also serve what is kept back by default: the subscribers and digests_sent "
+                   "tables and local file paths (raw_messages.source, source_files.path...). "
+                   "Only for a server nobody else can reach.")
 @config_option
 @click.pass_obj
-def serve(obj, host, port, schema_doc, print_metadata, config_path) -> None:
-    """Browse and query the database with Datasette, read-only, with full-text search."""
+def serve(obj, host, port, schema_doc, print_metadata, publish_private, config_path) -> None:
+    """Browse and query the database with Datasette, read-only, with full-text search.
+
+    Subscribers' addresses, what was mailed to whom, local file paths and the Discord
+    ids of correctors are kept back (refused, or read as empty) unless --publish-private.
+    """
     from abiwatch.bot import serve as srv
 
     s = _settings(config_path)
@@ -363,7 +371,7 @@ def serve(obj, host, port, schema_doc, print_metadata, config_path) -> None:
         raise click.ClickException(f"cannot listen on {host}:{port} ({exc.strerror}): "
                                    "choose another --port, or stop what uses it") from exc
     click.echo(f"serving {path} read-only at http://{host}:{port}/ (Ctrl-C to stop)")
-    srv.run(path, s.serve, host, port, doc)
+    srv.run(path, s.serve, host, port, doc, publish_private=publish_private)
 
 
 def register(cli: click.Group) -> None:

@@ -73,6 +73,51 @@ def _register_limits() -> None:
         pm.register(AbiwatchLimits, name="abiwatch_limits")
 
 
+# What the web view keeps to itself unless the operator publishes it on purpose
+# (`abiwatch serve --publish-private`): subscribers' addresses and what they get, where
+# the archives and the kernel tree sit on this machine, the command lines that read
+# them, and the Discord ids of people who corrected concerns. Mail authors' names and
+# addresses are not here: they are public in the list archive the database mirrors.
+PRIVATE_TABLES = ("subscribers", "digests_sent")
+PRIVATE_COLUMNS = {"raw_messages": ("source",), "source_files": ("path",),
+                   "inbox_progress": ("git_dir",), "git_trees": ("path",),
+                   "commits": ("tree",), "ingest_runs": ("command",),
+                   "corrections": ("author_id",)}
+
+
+def keep_private(conn) -> None:
+    """Make conn refuse any read of a private table and read private columns as NULL,
+    whatever the SQL: table pages, arbitrary queries and canned queries alike."""
+    import sqlite3
+
+    def authorize(action, table, column, _db, _trigger):
+        if action == sqlite3.SQLITE_READ and table:
+            if table in PRIVATE_TABLES:
+                return sqlite3.SQLITE_DENY
+            if column in PRIVATE_COLUMNS.get(table, ()):
+                return sqlite3.SQLITE_IGNORE
+        return sqlite3.SQLITE_OK
+
+    conn.set_authorizer(authorize)
+
+
+def _register_privacy(private: bool) -> None:
+    from datasette import hookimpl
+    from datasette.plugins import pm
+
+    class AbiwatchPrivacy:
+        @staticmethod
+        @hookimpl
+        def prepare_connection(conn) -> None:
+            keep_private(conn)
+
+    registered = pm.get_plugin("abiwatch_privacy")
+    if private and registered is None:
+        pm.register(AbiwatchPrivacy, name="abiwatch_privacy")
+    elif not private and registered is not None:
+        pm.unregister(name="abiwatch_privacy")
+
+
 READ_ONLY_POST = ("abiwatch serves the database read-only: use GET (a canned query takes "
                   "its parameters in the query string, e.g. ?interface=VMI)")
 
@@ -99,28 +144,36 @@ def _refuse_posts(app):
 
 
 def make_datasette(db_path: str | os.PathLike, settings: ServeSettings,
-                   schema_doc: str | Path | None = SCHEMA_DOC):
-    """Return a Datasette instance serving db_path read-only with abiwatch's metadata."""
+                   schema_doc: str | Path | None = SCHEMA_DOC, *, publish_private: bool = False):
+    """Return a Datasette instance serving db_path read-only with abiwatch's metadata;
+    the private tables and columns are kept back unless publish_private."""
     from datasette.app import Datasette
 
     _register_limits()
+    _register_privacy(not publish_private)
+    metadata = metadata_for(db_path, schema_doc)
+    if not publish_private:
+        tables = next(iter(metadata["databases"].values()))["tables"]
+        for name in PRIVATE_TABLES:
+            # hidden from the index, and a 403 for its page (SQL is refused by keep_private)
+            tables.setdefault(name, {}).update({"hidden": True, "allow": False})
     # On read-only storage Datasette's mode=ro connections fail like any reader's (see
     # snapshot_only): serve the file as the unchanging snapshot it then is.
     snapshot = snapshot_only(Path(db_path))
     return Datasette([] if snapshot else [str(db_path)],
                      immutables=[str(db_path)] if snapshot else [],
-                     metadata=metadata_for(db_path, schema_doc),
+                     metadata=metadata,
                      settings=datasette_settings(settings), cors=False)
 
 
 def run(db_path: str | os.PathLike, settings: ServeSettings, host: str, port: int,
-        schema_doc: str | Path | None = SCHEMA_DOC) -> None:
+        schema_doc: str | Path | None = SCHEMA_DOC, *, publish_private: bool = False) -> None:
     """Serve the database with Datasette until interrupted."""
     import asyncio
 
     import uvicorn
 
-    ds = make_datasette(db_path, settings, schema_doc)
+    ds = make_datasette(db_path, settings, schema_doc, publish_private=publish_private)
     # SQLite's memory cap is the process's: this process only serves.
     probe = sqlite3.connect(":memory:")
     limit_sqlite_heap(probe)

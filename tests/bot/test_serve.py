@@ -327,3 +327,62 @@ def test_repository_schema_doc_is_used_when_present(tmp_path):
     from_doc = [d for _, _, d in described if d in text]
     # Most column descriptions come from the document (a few only exist built in).
     assert len(from_doc) > 0.8 * len(described)
+
+
+# --- privacy -------------------------------------------------------------------------
+
+
+def _add_subscriber(db_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(db_path), "subscribers", "add",
+                                      "reader@example.org", "--interface", "VMI"],
+                                env={"ABIWATCH_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_subscribers_and_digests_sent_are_refused_over_http(server, db_path):
+    _add_subscriber(db_path)
+    base = f"{server}/{db_path.stem}"
+    assert _status(f"{base}/subscribers.json") == 403
+    assert _status(f"{base}/digests_sent.json") == 403
+    for sql in ("SELECT email FROM subscribers", "SELECT * FROM digests_sent",
+                "SELECT (SELECT group_concat(email) FROM subscribers) AS x"):
+        assert _status(f"{base}.json?sql={urllib.parse.quote(sql)}") >= 400
+    listed = {t["name"] for t in get(f"{base}.json")["tables"] if not t["hidden"]}
+    assert not {"subscribers", "digests_sent"} & listed
+
+
+def test_local_file_paths_read_as_empty_over_http(server, db_path):
+    assert rows(db_path, "SELECT COUNT(*) FROM raw_messages WHERE source IS NOT NULL")[0][0]
+    base = f"{server}/{db_path.stem}"
+    sql = urllib.parse.quote("SELECT source FROM raw_messages")
+    assert {r["source"] for r in get(f"{base}.json?sql={sql}&_shape=objects")["rows"]} == {None}
+    page = get(f"{base}/source_files.json?_shape=objects")["rows"]
+    assert page and all(r["path"] is None for r in page)
+
+
+def test_publish_private_serves_them_on_purpose(db_path):
+    import asyncio
+
+    from abiwatch.bot.config import ServeSettings
+    from abiwatch.bot.serve import make_datasette
+
+    _add_subscriber(db_path)
+
+    async def fetch(publish: bool) -> int:
+        ds = make_datasette(db_path, ServeSettings(), publish_private=publish)
+        await ds.invoke_startup()
+        return (await ds.client.get(f"/{db_path.stem}/subscribers.json")).status_code
+
+    try:
+        assert asyncio.run(fetch(True)) == 200
+        assert asyncio.run(fetch(False)) == 403
+    finally:
+        make_datasette(db_path, ServeSettings())  # leave the default (private) plugins in place
