@@ -29,7 +29,7 @@ from abiwatch.db import open_db  # noqa: E402
 
 
 def build(messages: int, workdir: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("bench_nlp", ROOT / "bench" / "abiwatch.nlp.py")
+    spec = importlib.util.spec_from_file_location("bench_nlp", ROOT / "bench" / "nlp.py")
     bench_nlp = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_nlp)
     archive = workdir / "archive.mbox"
@@ -52,6 +52,8 @@ def questions(db_path: Path, rounds: int) -> dict[str, list[str]]:
         "ORDER BY COUNT(*) DESC LIMIT 20")] or ["Greg"]
     threads = [r[0] for r in db.execute("SELECT thread_id FROM threads ORDER BY RANDOM() LIMIT 50")]
     titles = [r[0] for r in db.execute("SELECT title FROM patches ORDER BY RANDOM() LIMIT 50")] or ["paravirt"]
+    years = [r[0] for r in db.execute("SELECT DISTINCT substr(date, 1, 4) FROM concerns "
+                                      "WHERE date IS NOT NULL")] or ["2007"]
     words = ["paravirt", "hypercall", "safe_halt", "binary interface", "stable ABI", "spinlock", "vmbus"]
     pick = rnd.choice
     return {
@@ -63,6 +65,13 @@ def questions(db_path: Path, rounds: int) -> dict[str, list[str]]:
         "search": [f"search {pick(words)} d:2006-01-01..2024-01-01" for _ in range(rounds)],
         "who": [f"who {pick(people)}" for _ in range(rounds)],
         "free-form": [f"which concerns about {pick(ifaces)} are still open?" for _ in range(rounds)],
+        "kind": [f"concerns {pick(ifaces)} --kind {pick(['nak', 'objection', 'request'])}"
+                 for _ in range(rounds)],
+        "resolved-in": [f"which {pick(ifaces)} concerns were resolved in {pick(years)}?"
+                        for _ in range(rounds)],
+        "naks-by": [f"what did {pick(people)} NAK?" for _ in range(rounds)],
+        "merged": [f"merged {pick(ifaces)}" for _ in range(rounds)],
+        "page-2": [f"unresolved {pick(ifaces)} --limit 20" for _ in range(rounds)],
     }
 
 
