@@ -319,16 +319,17 @@ def _configured_db(ctx: click.Context) -> str:
 
 def _register_commands() -> None:
     # Each edge module adds its own commands; cli.py stays the place options are shared.
-    import importlib
+    # Listed explicitly: a module that fails to import is an error, not a missing command.
+    from abiwatch.bot import (
+        cli_ask,
+        cli_commits,
+        cli_correct,
+        cli_discord,
+        cli_model,
+        cli_ops,
+    )
 
-    for name in ("abiwatch.bot.cli_ops", "abiwatch.bot.cli_ask", "abiwatch.bot.cli_discord",
-                 "abiwatch.bot.cli_model", "abiwatch.bot.cli_correct", "abiwatch.bot.cli_commits"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in (cli_ops, cli_ask, cli_discord, cli_model, cli_correct, cli_commits):
         module.register(cli)
 
 

@@ -59,7 +59,7 @@ def register(cli: click.Group) -> None:
         import discord
 
         from abiwatch.bot.config import read_settings
-        from abiwatch.bot.discord import run_bot
+        from abiwatch.bot.discord_adapter import run_bot
 
         token = _token()
         settings, problems = read_settings()
@@ -84,7 +84,7 @@ def register(cli: click.Group) -> None:
         import aiohttp
         import discord
 
-        from abiwatch.bot.discord import sync_commands
+        from abiwatch.bot.discord_adapter import sync_commands
 
         token = _token()
         try:

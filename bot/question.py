@@ -53,7 +53,7 @@ _STOP = set("""a an the of in on to for about with by from and or is are was wer
 whom whose show me list tell give find did does do any all still open resolved unresolved concerns concern
 objections objection object objected raise raised raising worries worry nak naks happened happen
 interface series patch patches thread how many much please there their they this that these those
-it its vmi xen kvm lguest hyper-v hyperv vmware paravirt paravirt_ops pvops pv_ops ops i my
+it its i my
 can could would should will up over since after before until during month year week""".split())
 
 
@@ -254,7 +254,8 @@ def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Questio
     if _MERGED_QUESTION.search(low):
         q.intent = "merged"
         return q
-    person = _person_in(text)
+    stop = _STOP | interface_words(catalog)
+    person = _person_in(text, stop)
     if _NAK_WORDS.search(text):
         q.kind = "nak"
         if not person and re.match(r"\s*who\b", low):
@@ -268,7 +269,7 @@ def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Questio
         q.status = "open"
     if re.search(r"\b(patch|series|posting|respin)\b", low) and not q.interface and not person:
         q.intent = "patch"
-        q.query = _quoted(text) or _keywords(text)
+        q.query = _quoted(text) or _keywords(text, stop)
         return q
     if re.search(r"\b(patch|series)\b", low) and _quoted(text):
         q.intent, q.query = "patch", _quoted(text)
@@ -280,7 +281,7 @@ def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Questio
         return q
     if re.search(r"\b(search|mention|mentions|mentioned|messages about|talk about|find)\b", low):
         q.intent = "search"
-        q.query = _quoted(text) or _keywords(text)
+        q.query = _quoted(text) or _keywords(text, stop)
         return q
     if re.search(r"\b(summary|summarise|summarize|overview|tell me about|what is|status of|"
                  r"what's going on|activity)\b", low) and q.interface and not q.status:
@@ -300,7 +301,7 @@ def understand(text: str, catalog: Catalog, interfaces_in: list[str]) -> Questio
     if person:
         q.intent, q.person = "who", person
         return q
-    keywords = _keywords(text)
+    keywords = _keywords(text, stop)
     if keywords:
         q.intent, q.query = "search", keywords
         q.notes.append("no interface, person or thread named: searching the archive instead")
@@ -324,9 +325,19 @@ def _quoted(text: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
-def _keywords(text: str) -> str:
+def interface_words(catalog: Catalog) -> set[str]:
+    """Return the lowercased words of every interface name and alias in the catalog: not
+    keywords to search for, nor a person's name."""
+    words = set()
+    for i in catalog.interfaces:
+        for name in (i.name, *i.aliases):
+            words |= set(name.lower().split())
+    return words
+
+
+def _keywords(text: str, stop: set[str] = _STOP) -> str:
     words = re.findall(r"[\w./-]+", text)
-    return " ".join(w for w in words if w.lower() not in _STOP and len(w) > 1)[:200]
+    return " ".join(w for w in words if w.lower() not in stop and len(w) > 1)[:200]
 
 
 _PERSON = re.compile(
@@ -335,9 +346,10 @@ _PERSON = re.compile(
     r"|^(?:show\s+me\s+)?([A-Z][a-z][\w-]+)\s+(?:object|said|raised|think)")
 
 
-def _person_in(text: str) -> str | None:
+def _person_in(text: str, stop: set[str] = _STOP) -> str | None:
     for m in _PERSON.finditer(text):
         name = next(g for g in m.groups() if g)
-        if name.lower() not in _STOP and name.upper() != name:
+        if name.lower() not in stop and name.split()[0].lower() not in stop \
+                and name.upper() != name:
             return name
     return None

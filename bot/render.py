@@ -82,7 +82,7 @@ def concern_lines(c: ConcernItem, width: int = 100) -> list[str]:
 def to_text(a: Answer, width: int = 100) -> str:
     """Return the answer as plain text for a terminal."""
     out = [a.title] if a.title else []
-    if a.intent in ("unresolved", "concerns", "who", "patch") and a.intent != "patch":
+    if a.intent in ("unresolved", "concerns", "who"):
         counts = a.summary.get("counts")
         if counts:
             out.append(f"({counts.get('open', 0)} open, {counts.get('resolved', 0)} resolved in all)")

@@ -26,7 +26,6 @@ CANONICAL = {
     "naked-by": "Nacked-by",
     "nak-by": "Nacked-by",
     "nack-by": "Nacked-by",
-    "nacked-by:": "Nacked-by",
     "cc": "Cc",
     "link": "Link",
     "closes": "Closes",

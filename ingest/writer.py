@@ -21,7 +21,7 @@ from abiwatch.ingest.by_keys import rows_in
 from abiwatch.ingest.record import Parsed, parse_message
 from abiwatch.ingest.series import link_series, link_trailers, predict_series
 from abiwatch.ingest.sources import Event, MboxSlice, NotMail, RawMail, SourceDone, read_slice
-from abiwatch.ingest.threading import Node, link_threads, predict_links
+from abiwatch.ingest.threads import Node, link_threads, predict_links
 
 logger = logging.getLogger(__name__)
 

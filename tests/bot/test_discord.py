@@ -25,10 +25,10 @@ import pytest
 from click.testing import CliRunner
 
 from abiwatch.bot.cli import cli
-from abiwatch.bot.discord import build_client
-from abiwatch.bot.discord.commands import COOLDOWN_SECONDS
-from abiwatch.bot.discord.redact import REDACTED, RedactFilter, install_redaction
-from abiwatch.bot.discord.views import NOT_YOURS
+from abiwatch.bot.discord_adapter import build_client
+from abiwatch.bot.discord_adapter.commands import COOLDOWN_SECONDS
+from abiwatch.bot.discord_adapter.redact import REDACTED, RedactFilter, install_redaction
+from abiwatch.bot.discord_adapter.views import NOT_YOURS
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -404,7 +404,7 @@ def test_failures_reply_in_one_line_and_log_server_side(fake, lkml_db, tmp_path,
     assert err["embeds"] == [] and "\n" not in err["content"]
     assert seen["bad_date"]["data"]["content"].startswith("I cannot read the date 'last tuesday'")
     # The cause is in the server's log, with its traceback, not in chat.
-    failed = [r for r in caplog.records if r.name == "abiwatch.bot.discord.commands" and r.exc_info]
+    failed = [r for r in caplog.records if r.name == "abiwatch.bot.discord_adapter.commands" and r.exc_info]
     assert failed and "file is not a database" in str(failed[0].exc_info[1].original)
 
     seen.clear()

@@ -4,6 +4,6 @@ Inside this package `import discord` is the discord.py library (absolute imports
 not this package.
 """
 
-from abiwatch.bot.discord.client import AbiwatchClient, build_client, run_bot, sync_commands
+from abiwatch.bot.discord_adapter.client import AbiwatchClient, build_client, run_bot, sync_commands
 
 __all__ = ["AbiwatchClient", "build_client", "run_bot", "sync_commands"]

@@ -17,7 +17,7 @@ from typing import Literal
 import discord
 from discord import app_commands
 
-from abiwatch.bot.discord.corrections import (
+from abiwatch.bot.discord_adapter.corrections import (
     button,
     may_correct,
     message_key,
@@ -26,8 +26,8 @@ from abiwatch.bot.discord.corrections import (
     refusal,
     where,
 )
-from abiwatch.bot.discord.service import CHOICE_TEXT, AnswerService
-from abiwatch.bot.discord.views import Pager
+from abiwatch.bot.discord_adapter.service import CHOICE_TEXT, AnswerService
+from abiwatch.bot.discord_adapter.views import Pager
 from abiwatch.bot.engine import Answer, ConcernItem
 from abiwatch.bot.question import MAX_QUESTION, Question
 from abiwatch.bot.render import FIELDS_PER_PAGE, to_embeds

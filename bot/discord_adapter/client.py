@@ -15,10 +15,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from abiwatch.bot.discord.commands import AbiwatchTree, add_commands
-from abiwatch.bot.discord.corrections import CorrectionButton
-from abiwatch.bot.discord.redact import install_redaction
-from abiwatch.bot.discord.service import AnswerService
+from abiwatch.bot.discord_adapter.commands import AbiwatchTree, add_commands
+from abiwatch.bot.discord_adapter.corrections import CorrectionButton
+from abiwatch.bot.discord_adapter.redact import install_redaction
+from abiwatch.bot.discord_adapter.service import AnswerService
 from abiwatch.bot.engine import Engine
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from abiwatch.ingest.threading import Node, build_forest
+from abiwatch.ingest.threads import Node, build_forest
 
 LKML = "lore-inbox-lkml-2006-2007"
 ORPHANS = "lkml-2006-orphan-replies-paravirt-h.mbox"

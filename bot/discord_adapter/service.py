@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from abiwatch.bot.discord.corrections import message_key
+from abiwatch.bot.discord_adapter.corrections import message_key
 from abiwatch.bot.engine import Answer, Engine
 from abiwatch.bot.question import Question
 from abiwatch.db import DatabaseMissing, open_db

@@ -1,6 +1,6 @@
 """Buttons that turn the pages of a long answer (only the person who asked can turn
 them), and under each page the ✎ #N buttons that correct its concerns (anyone with a
-correcting role may press those; bot/discord/corrections.py answers them)."""
+correcting role may press those; bot/discord_adapter/corrections.py answers them)."""
 
 from __future__ import annotations
 
