@@ -75,10 +75,10 @@ def about(row: dict, b: Block) -> str:
     """Return which patch of the block a concern or trailer is about ("on v3 05/15 x86:
     ..."), or "" when it is about the block as a whole (its cover letter or thread)."""
     part, total = row.get("patch_part"), row.get("patch_total")
-    if part is not None and row.get("patch_title"):
+    if row.get("patch_title") and (part is not None or row.get("patch_version") is not None):
         if part == 0:
             label = "the cover letter"
-        elif total and total > 1:
+        elif part and total and total > 1:
             width = len(str(total))
             label = f"{part:0{width}d}/{total} {row['patch_title']}"
         else:
@@ -190,6 +190,8 @@ def news_counts(d: DigestContent) -> list[str]:
 
 def open_summary(d: DigestContent) -> str:
     listed = d.count("open") + d.unlisted_open
+    if not listed + d.dormant_open:
+        return "Still open: no concern raised earlier."
     return (f"Still open: {_n(listed, 'concern')} on series active in the {d.active_days} days "
             f"to {d.last_day}, {d.dormant_open} older on dormant series (no mail since).")
 
