@@ -25,6 +25,19 @@ def clean_subject(subject: str | None) -> str:
     return " ".join(_REPLY.sub("", subject or "").split()) or "(no subject)"
 
 
+_PART = re.compile(r"^\[([^\]]*?)\b0*(\d+)/(\d+)\]")
+
+
+def cover_title(subject: str) -> str:
+    """Return the title of a thread known only by a reply to one of its patches: the
+    series' cover letter, named as its parts name it ("[PATCH RFC v1 00/18] (cover letter
+    not in the archive)"), or the reply's subject when it names no part."""
+    m = _PART.match(subject)
+    if not m or int(m[2]) == 0:
+        return subject
+    return f"[{m[1]}{'0' * len(m[3])}/{m[3]}] (cover letter not in the archive)"
+
+
 @dataclass
 class Review:
     """The concerns one reviewer raised on one series in the period."""
@@ -185,11 +198,11 @@ class _Blocks:
         else:
             tid = row.get("thread_id") or row.get("message_id") or "?"
             key = "thread:" + tid
+            root = thread.get("root_subject")
+            title = clean_subject(root or thread.get("subject") or row.get("subject"))
             block = self.by_key.get(key) or Block(
-                key, "thread", clean_subject(thread.get("root_subject") or thread.get("subject")
-                                             or row.get("subject")),
-                thread.get("root_message_id") or tid,
-                names_root=bool(thread.get("root_subject")))
+                key, "thread", title if root else cover_title(title),
+                thread.get("root_message_id") or tid, names_root=bool(root))
         self.by_key[key] = block
         # A block is as active as its most recent thread.
         block.last_active = max(filter(None, (block.last_active, thread.get("last_active"))),

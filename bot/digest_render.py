@@ -189,11 +189,13 @@ def news_counts(d: DigestContent) -> list[str]:
 
 
 def open_summary(d: DigestContent) -> str:
+    """Return the summary's second line: how many earlier concerns are still open, where."""
     listed = d.count("open") + d.unlisted_open
     if not listed + d.dormant_open:
         return "Still open: no concern raised earlier."
-    return (f"Still open: {_n(listed, 'concern')} on series active in the {d.active_days} days "
-            f"to {d.last_day}, {d.dormant_open} older on dormant series (no mail since).")
+    where = f"on series with mail in the {d.active_days} days to {d.last_day}"
+    active = f"{_n(listed, 'concern')} {where}, listed below" if listed else f"none {where}"
+    return f"Still open: {active}; {d.dormant_open} on dormant series."
 
 
 def dormant_line(d: DigestContent) -> str:
@@ -296,9 +298,9 @@ def _text_open(d: DigestContent) -> list[str]:
             for c in b.still_open:
                 out += _wrap(earlier_head(c, b, d), 6, 2) + _said(c, 6)
                 out.append(_link(c["message_id"], 6))
-    if d.unlisted_open:
-        out += ["", *_wrap(f"{_n(d.unlisted_open, 'more open concern')} on active series "
-                           f"(digest.max_open lists {d.count('open')}): `{ask_command(d)}`", 0)]
+    if d.unlisted_open:  # one line, however long: the command is copied from it
+        out += ["", f"{_n(d.unlisted_open, 'more open concern')} on active series: "
+                    f"`{ask_command(d)}`"]
     if d.dormant_open:  # one line, however long: the command is copied from it
         out += ["", dormant_line(d)]
     return out
