@@ -8,9 +8,9 @@ import html
 
 from abiwatch.bot.digest_content import Block, DigestContent, resolved_in
 from abiwatch.bot.digest_render import (
-    _day,
     ask_command,
     block_line,
+    day,
     dormant_line,
     earlier_head,
     earlier_open_line,
@@ -140,7 +140,7 @@ def _still_open(d: DigestContent) -> list[str]:
         for b in d.open_blocks:
             out.append(f"<h3>{_a(b.link_id, b.title)}</h3>")
             out.append(f'<p class="meta">{_e(block_line(b))}; last mail '
-                       f"{_e(_day(b.last_active))}</p>")
+                       f"{_e(day(b.last_active))}</p>")
             out.append(_ul([_earlier(c, b, d) for c in b.still_open]))
     if d.unlisted_open:
         out.append(f"<p>{d.unlisted_open} more open concerns on active series: "

@@ -29,7 +29,8 @@ lore_link = lore_url  # one way to write a lore link, shared with the bot and th
 _PATCH_TITLE = re.compile(r"\[[^\]]*\b(PATCH|RFC)\b", re.IGNORECASE)
 
 
-def _day(iso: str | None) -> str:
+def day(iso: str | None) -> str:
+    """Return the day of an ISO date-time ("2020-04-08"), "?" when unknown."""
     return iso[:10] if iso else "?"
 
 
@@ -108,8 +109,8 @@ def resolved_line(c: dict) -> str:
     by = who(c["resolver_name"], c["resolver_addr"])
     if c.get("correction") == "resolved-by":
         cites = f", citing the mail of {by}" if c["resolved_by"] else ""
-        return f"resolved ({c['resolution']}) {_day(c['resolved_date'])}{cites}"
-    return f"resolved {_day(c['resolved_date'])} by {by}: {c['resolution']}"
+        return f"resolved ({c['resolution']}) {day(c['resolved_date'])}{cites}"
+    return f"resolved {day(c['resolved_date'])} by {by}: {c['resolution']}"
 
 
 def reopened(c: dict) -> str:
@@ -126,7 +127,7 @@ def remark_head(c: dict, b: Block, d: DigestContent, on: bool) -> str:
 
 
 def review_head(r: Review) -> str:
-    return f"{r.reviewer}, {_day(r.date)}: {_n(len(r.concerns), 'remark')}"
+    return f"{r.reviewer}, {day(r.date)}: {_n(len(r.concerns), 'remark')}"
 
 
 def earlier_head(c: dict, b: Block, d: DigestContent, age: bool = True) -> str:
@@ -135,7 +136,7 @@ def earlier_head(c: dict, b: Block, d: DigestContent, age: bool = True) -> str:
     iface = f" ({c['interface']})" if len(b.concern_interfaces) > 1 else ""
     days = f", {age_days(c['date'], d.end)} days ago" if age else ""
     return (f"#{c['id']} {c['kind']}{iface} by {who(c['author_name'], c['author_addr'])}, "
-            f"raised {_day(c['date'])}{days}" + reopened(c) + (f", {where}" if where else ""))
+            f"raised {day(c['date'])}{days}" + reopened(c) + (f", {where}" if where else ""))
 
 
 def version_line(x: dict) -> str:
@@ -144,10 +145,10 @@ def version_line(x: dict) -> str:
         parts += f", {x['received']} in the archive"
     if x["supersedes"]:
         note = (f"new version of {version_name(x['prev_is_rfc'], x['prev_version'])} "
-                f"posted {_day(x['prev_date'])}")
+                f"posted {day(x['prev_date'])}")
     else:
         note = "new series"
-    return (f"{version_name(x['is_rfc'], x['version'])}, {_day(x['first_date'])}, {parts}; "
+    return (f"{version_name(x['is_rfc'], x['version'])}, {day(x['first_date'])}, {parts}; "
             f"{note}")
 
 
@@ -159,13 +160,13 @@ def merged_line(x: dict) -> str:
     n = x["open_at_merge"]
     details.append(f"{_n(n, 'concern')} still open at merge" if n else "no concern open at merge")
     return (f"{version_name(x['is_rfc'], x['version'])} merged{where} as "
-            f"{(x['first_commit'] or '')[:12]} ({'; '.join(details)}), {_day(x['merged_date'])}")
+            f"{(x['first_commit'] or '')[:12]} ({'; '.join(details)}), {day(x['merged_date'])}")
 
 
 def trailer_line(t: dict, b: Block) -> str:
     kind = "NAK" if t["name"] in NAK_NAMES else t["name"]
     where = about(t, b)
-    return f"{kind} from {who(t['person_name'], t['person_addr'])}, {_day(t['date'])}" + (
+    return f"{kind} from {who(t['person_name'], t['person_addr'])}, {day(t['date'])}" + (
         f", {where}" if where else "")
 
 
@@ -293,7 +294,7 @@ def _text_open(d: DigestContent) -> list[str]:
                 f"{d.last_day} ({d.count('open')}, oldest first)", RULE]
         for b in d.open_blocks:
             out += ["", *textwrap.wrap(b.title, WIDTH),
-                    *_wrap(f"{block_line(b)}; last mail {_day(b.last_active)}", 0),
+                    *_wrap(f"{block_line(b)}; last mail {day(b.last_active)}", 0),
                     lore_link(b.link_id)]
             for c in b.still_open:
                 out += _wrap(earlier_head(c, b, d), 6, 2) + _said(c, 6)
