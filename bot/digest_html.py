@@ -135,7 +135,7 @@ def _block(b: Block, d: DigestContent) -> list[str]:
 def _still_open(d: DigestContent) -> list[str]:
     out = []
     if d.open_blocks:
-        out.append(f"<h2>Still open on series active in the {d.active_days} days to "
+        out.append(f"<h2>Still open on series with mail in the {d.active_days} days to "
                    f"{_e(d.last_day)} ({d.count('open')}, oldest first)</h2>")
         for b in d.open_blocks:
             out.append(f"<h3>{_a(b.link_id, b.title)}</h3>")

@@ -290,8 +290,9 @@ def _text_block(b: Block, d: DigestContent) -> list[str]:
 def _text_open(d: DigestContent) -> list[str]:
     out: list[str] = []
     if d.open_blocks:
-        out += ["", RULE, f"Still open on series active in the {d.active_days} days to "
-                f"{d.last_day} ({d.count('open')}, oldest first)", RULE]
+        out += ["", RULE, *textwrap.wrap(f"Still open on series with mail in the {d.active_days} "
+                                         f"days to {d.last_day} ({d.count('open')}, oldest "
+                                         "first)", WIDTH), RULE]
         for b in d.open_blocks:
             out += ["", *textwrap.wrap(b.title, WIDTH),
                     *_wrap(f"{block_line(b)}; last mail {day(b.last_active)}", 0),

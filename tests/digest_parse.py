@@ -57,7 +57,7 @@ def parse_text(body: str) -> Digest:
         if line == RULE:
             j = lines.index(RULE, i + 1)
             header = " ".join(lines[i + 1:j])
-            if header.startswith("Still open on series active"):
+            if header.startswith("Still open on series with mail"):
                 d.open_title, mode, block, section = header, "open", None, None
                 i = j + 1
                 continue

@@ -152,7 +152,7 @@ def test_still_open_lists_concerns_on_series_active_in_the_window_oldest_first(d
     assert want["active"] and want["dormant"]
     d = parse_text(digest(digest_db, "2020-W51")[1])
     assert [i for b in d.open_blocks for i in b.ids["Still open"]] == want["active"]
-    assert d.open_title == ("Still open on series active in the 90 days to 2020-12-20 "
+    assert d.open_title == ("Still open on series with mail in the 90 days to 2020-12-20 "
                             f"({len(want['active'])}, oldest first)")
     assert d.dormant == (f"{len(want['dormant'])} older open concerns on dormant series: "
                          '`abiwatch ask "unresolved"`')
