@@ -66,7 +66,10 @@ class DigestSettings:
     subject_prefix: str = "[abiwatch]"
     maintainers: tuple[str, ...] = ()
     interfaces: tuple[str, ...] = ()  # for --to recipients; empty means all
-    max_open: int = 10
+    max_open: int = 10  # still-open concerns listed in one digest, oldest first
+    # "Still open" lists concerns on series with mail in this many days before the
+    # digest's end; older open concerns are one count line.
+    active_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,8 @@ def _validate(s: Settings, problems: list[str]) -> None:
     if s.digest.unsubscribe and ":" not in s.digest.unsubscribe:
         problems.append("digest.unsubscribe must be a mailto: or https: URI "
                         f"(got {s.digest.unsubscribe!r})")
-    for where, n in (("digest.max_open", s.digest.max_open), ("sql.time_limit_ms",
+    for where, n in (("digest.max_open", s.digest.max_open),
+                     ("digest.active_days", s.digest.active_days), ("sql.time_limit_ms",
                      s.sql.time_limit_ms), ("sql.max_rows", s.sql.max_rows),
                      ("serve.time_limit_ms", s.serve.time_limit_ms),
                      ("serve.max_returned_rows", s.serve.max_returned_rows)):

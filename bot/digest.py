@@ -24,7 +24,9 @@ from urllib.parse import quote
 import sqlite_utils
 
 from abiwatch.bot.config import DigestSettings, Settings, SmtpSettings
-from abiwatch.bot.digest_render import DigestContent, Section, render_html, render_text, subject
+from abiwatch.bot.digest_content import DigestContent, group
+from abiwatch.bot.digest_html import render_html
+from abiwatch.bot.digest_render import render_text, subject
 from abiwatch.db import digest_queries as q
 
 logger = logging.getLogger(__name__)
@@ -80,26 +82,26 @@ def resolve_interfaces(db: sqlite_utils.Database, names: Sequence[str] | None) -
 def collect(db: sqlite_utils.Database, start: date, end: date,
             interfaces: Sequence[str] | None = None,
             settings: DigestSettings | None = None) -> DigestContent:
-    """Return what happened in [start, end) to each interface, read from the database."""
+    """Return what happened in [start, end) to each series touching the interfaces."""
     s = settings or DigestSettings()
     ifs = resolve_interfaces(db, interfaces)
     a, b = start.isoformat(), end.isoformat()
-    sections = {name: Section(name) for name in (ifs or q.interface_names(db))}
-    for c in q.concerns_raised(db, a, b, ifs):
-        sections.setdefault(c["interface"], Section(c["interface"])).raised.append(c)
-    for c in q.concerns_resolved(db, a, b, ifs):
-        sections.setdefault(c["interface"], Section(c["interface"])).resolved.append(c)
-    for c in q.concerns_still_open(db, a, b, ifs, s.max_open):
-        sections.setdefault(c["interface"], Section(c["interface"])).still_open.append(c)
-    for name, n in q.count_still_open(db, a, b, ifs).items():
-        sections.setdefault(name, Section(name)).open_total = n
-    for x in q.new_series(db, a, b, ifs):
-        sections.setdefault(x["interface"], Section(x["interface"])).series.append(x)
-    for x in q.series_merged(db, a, b, ifs):
-        sections.setdefault(x["interface"], Section(x["interface"])).merged.append(x)
-    for t in q.notable_trailers(db, a, b, ifs, s.maintainers):
-        sections.setdefault(t["interface"], Section(t["interface"])).trailers.append(t)
-    return DigestContent(period_label(start, end), start, end, ifs, list(sections.values()))
+    rows = {"raised": q.concerns_raised(db, a, b, ifs),
+            "resolved": q.concerns_resolved(db, a, b, ifs),
+            "open_before": q.concerns_open_before(db, a, b, ifs),
+            "versions": q.new_series(db, a, b, ifs),
+            "merged": q.series_merged(db, a, b, ifs),
+            "trailers": q.notable_trailers(db, a, b, ifs, s.maintainers)}
+    everything = [r for rs in rows.values() for r in rs]
+    threads = {t["thread_id"]: t for t in q.thread_info(
+        db, [r["thread_id"] for r in everything if r.get("thread_id")], b)}
+    series = {r["series_id"] for r in everything if r.get("series_id")}
+    series |= {t["series_id"] for t in threads.values() if t["series_id"]}
+    chains = {c["series_id"]: c for c in q.series_chains(db, sorted(series), b)}
+    content = DigestContent(period_label(start, end), start, end, ifs,
+                            active_days=s.active_days)
+    return group(content, **rows, threads=threads, chains=chains,
+                 order=q.interface_names(db), max_open=s.max_open)
 
 
 def _domain(settings: DigestSettings) -> str:

@@ -29,16 +29,21 @@ _IN_IFS = "(:ifs IS NULL OR {col} IN (SELECT value FROM json_each(:ifs)))"
 _RESOLVED_AT = "COALESCE(r.date, CASE WHEN c.correction = 'resolved-by' THEN c.corrected_at END)"
 
 # A concern as corrected by people (effective_concerns), with its raiser's message
-# and, when resolved, the resolving message.
+# and, when resolved, the resolving message; with its series and thread, which place
+# it in the digest, and the patch it is about (part/total/title, else the mail's subject).
 _CONCERN = f"""
     SELECT c.id, c.interface, c.kind, c.text, c.status, c.message_id, c.date,
            c.author_name, c.author_addr, c.patch_message_id, c.resolution, c.resolved_by,
-           m.subject, {_RESOLVED_AT} AS resolved_date, r.from_name AS resolver_name,
-           r.from_addr AS resolver_addr, r.subject AS resolver_subject,
-           c.correction, c.corrected_by, c.corrected_at
+           m.subject, m.thread_id, {_RESOLVED_AT} AS resolved_date,
+           r.from_name AS resolver_name, r.from_addr AS resolver_addr,
+           r.subject AS resolver_subject, c.correction, c.corrected_by, c.corrected_at,
+           COALESCE(c.series_id, pp.series_id) AS series_id,
+           pp.part AS patch_part, pp.total AS patch_total, pp.title AS patch_title,
+           pp.version AS patch_version, pp.is_rfc AS patch_is_rfc
     FROM effective_concerns c
     JOIN messages m ON m.message_id = c.message_id
     LEFT JOIN messages r ON r.message_id = c.resolved_by
+    LEFT JOIN patches pp ON pp.message_id = c.patch_message_id
 """
 # The digest shows what answers show by default: the confident concerns.
 _SURE = " AND c.confident = 1"
@@ -57,42 +62,89 @@ def concerns_raised(db: sqlite_utils.Database, start: str, end: str,
                     interfaces: Sequence[str] | None) -> list[dict]:
     """Return concerns raised in the period, oldest first."""
     return rows_as_dicts(db, _CONCERN + " WHERE c.date >= :start AND c.date < :end AND "
-                  + _IN_IFS.format(col="c.interface") + _SURE + " ORDER BY c.date, c.id",
-                  {"start": start, "end": end, "ifs": _ifs(interfaces)})
+                         + _IN_IFS.format(col="c.interface") + _SURE + " ORDER BY c.date, c.id",
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
 
 def concerns_resolved(db: sqlite_utils.Database, start: str, end: str,
                       interfaces: Sequence[str] | None) -> list[dict]:
     """Return concerns whose resolving message was sent in the period, in that order."""
     return rows_as_dicts(db, _CONCERN + f" WHERE c.status = 'resolved' AND {_RESOLVED_AT} >= :start "
-                  f"AND {_RESOLVED_AT} < :end AND " + _IN_IFS.format(col="c.interface")
-                  + _SURE + " ORDER BY resolved_date, c.id",
-                  {"start": start, "end": end, "ifs": _ifs(interfaces)})
+                         f"AND {_RESOLVED_AT} < :end AND " + _IN_IFS.format(col="c.interface")
+                         + _SURE + " ORDER BY resolved_date, c.id",
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
 
-# Raised before the period and not resolved by its end: what was open then,
-# not what is open today, so a digest for a past week reads as it would have.
-_OPEN_BEFORE = (f" WHERE c.date < :start AND (c.status = 'open' OR {_RESOLVED_AT} >= :end) AND "
-                + _IN_IFS.format(col="c.interface") + _SURE)
+def concerns_open_before(db: sqlite_utils.Database, start: str, end: str,
+                         interfaces: Sequence[str] | None) -> list[dict]:
+    """Return concerns raised before the period and open at its end, oldest first.
+
+    Open as of the period's end, not today, so a digest for a past week reads as it
+    would have then.
+    """
+    return rows_as_dicts(db, _CONCERN + " WHERE c.date < :start AND (c.status = 'open' OR "
+                         f"{_RESOLVED_AT} >= :end) AND " + _IN_IFS.format(col="c.interface")
+                         + _SURE + " ORDER BY c.date, c.id",
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
 
-def concerns_still_open(db: sqlite_utils.Database, start: str, end: str,
-                        interfaces: Sequence[str] | None, limit: int) -> list[dict]:
-    """Return up to limit concerns per interface raised before the period and open at its end, oldest first."""
-    return rows_as_dicts(db, "SELECT * FROM (SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.interface "
-                  "ORDER BY x.date, x.id) AS n FROM (" + _CONCERN + _OPEN_BEFORE + ") x) "
-                  "WHERE n <= :limit ORDER BY date, id",
-                  {"start": start, "end": end, "ifs": _ifs(interfaces), "limit": limit})
+def series_chains(db: sqlite_utils.Database, series_ids: Sequence[str], end: str) -> list[dict]:
+    """Return, for each series, its chain of versions as the period's end saw it.
+
+    chain: a name shared by every version of the series (the smallest member id);
+    the newest version posted before `end` (title, version, link); last_active: the
+    date of the last mail before `end` in the thread of any version.
+    """
+    return rows_as_dicts(db, """
+        WITH RECURSIVE
+        given(id) AS (SELECT DISTINCT value FROM json_each(:ids)),
+        -- Walk supersedes and superseded_by both ways; UNION stops at a cycle.
+        chain(id, member) AS (
+            SELECT id, id FROM given
+            UNION
+            SELECT c.id, v.value FROM chain c JOIN series s ON s.id = c.member
+            JOIN json_each(json_array(s.supersedes, s.superseded_by)) v
+            WHERE v.value IS NOT NULL),
+        ranked AS (
+            SELECT c.id, s.title, s.version, s.is_rfc, s.author_name, s.author_addr,
+                   COALESCE(s.cover_message_id, s.id) AS link_id,
+                   ROW_NUMBER() OVER (PARTITION BY c.id ORDER BY s.first_date < :end DESC,
+                                      s.version DESC, s.first_date DESC) AS n
+            FROM chain c JOIN series s ON s.id = c.member),
+        active AS (
+            SELECT c.id, MIN(c.member) AS chain,
+                   MAX((SELECT MAX(m.date) FROM messages m
+                        WHERE m.thread_id = tm.thread_id AND m.date < :end)) AS last_active
+            FROM chain c LEFT JOIN messages tm ON tm.message_id = c.member
+            GROUP BY c.id)
+        SELECT a.id AS series_id, a.chain, a.last_active, r.title, r.version, r.is_rfc,
+               r.author_name, r.author_addr, r.link_id
+        FROM active a LEFT JOIN ranked r ON r.id = a.id AND r.n = 1
+    """, {"ids": json.dumps(sorted(set(series_ids))), "end": end})
 
 
-def count_still_open(db: sqlite_utils.Database, start: str, end: str,
-                     interfaces: Sequence[str] | None) -> dict[str, int]:
-    """Return interface -> number of concerns raised before the period and open at its end."""
-    rows = db.execute("SELECT c.interface, COUNT(*) FROM effective_concerns c LEFT JOIN messages r "
-                      "ON r.message_id = c.resolved_by" + _OPEN_BEFORE
-                      + " GROUP BY c.interface",
-                      {"start": start, "end": end, "ifs": _ifs(interfaces)}).fetchall()
-    return dict(rows)
+def thread_info(db: sqlite_utils.Database, thread_ids: Sequence[str], end: str) -> list[dict]:
+    """Return each thread's root, subject and the date of its last mail before `end`.
+
+    The subject is the root's; when the root is not in the archive (a patch series whose
+    postings are missing), the first direct reply's, which names the cover letter
+    (root_subject; NULL when neither is in the archive, subject is then the first mail's).
+    series_id is the first series posted in the thread: a reply to a patch missing from
+    the archive still belongs to that series.
+    """
+    return rows_as_dicts(db, """
+        SELECT t.thread_id, t.root_message_id,
+               (SELECT p.series_id FROM messages tm JOIN patches p ON p.message_id = tm.message_id
+                WHERE tm.thread_id = t.thread_id AND p.series_id IS NOT NULL
+                ORDER BY tm.date LIMIT 1) AS series_id,
+               COALESCE((SELECT subject FROM messages WHERE message_id = t.root_message_id),
+                        (SELECT subject FROM messages WHERE parent_id = t.root_message_id
+                           AND thread_id = t.thread_id ORDER BY date LIMIT 1)) AS root_subject,
+               t.subject,
+               (SELECT MAX(date) FROM messages WHERE thread_id = t.thread_id
+                  AND date < :end) AS last_active
+        FROM threads t WHERE t.thread_id IN (SELECT value FROM json_each(:ids))
+    """, {"ids": json.dumps(sorted(set(thread_ids))), "end": end})
 
 
 def new_series(db: sqlite_utils.Database, start: str, end: str,
@@ -100,9 +152,10 @@ def new_series(db: sqlite_utils.Database, start: str, end: str,
     """Return series first posted in the period, one row per interface their mails touch."""
     # A series is about an interface when any of its mails (cover or patch) is.
     return rows_as_dicts(db, """
-        SELECT DISTINCT s.id, s.title, s.version, s.is_rfc, s.total, s.received,
-               s.author_name, s.author_addr, s.first_date, s.supersedes,
+        SELECT DISTINCT s.id, s.id AS series_id, s.title, s.version, s.is_rfc, s.total,
+               s.received, s.author_name, s.author_addr, s.first_date, s.supersedes,
                COALESCE(s.cover_message_id, s.id) AS link_id,
+               (SELECT thread_id FROM messages WHERE message_id = s.id) AS thread_id,
                prev.version AS prev_version, prev.is_rfc AS prev_is_rfc,
                prev.first_date AS prev_date, mi.interface
         FROM series s
@@ -111,8 +164,8 @@ def new_series(db: sqlite_utils.Database, start: str, end: str,
         CROSS JOIN message_interfaces mi ON mi.message_id = p.message_id
         LEFT JOIN series prev ON prev.id = s.supersedes
         WHERE s.first_date >= :start AND s.first_date < :end AND """
-                  + _IN_IFS.format(col="mi.interface") + " ORDER BY s.first_date, s.id",
-                  {"start": start, "end": end, "ifs": _ifs(interfaces)})
+                         + _IN_IFS.format(col="mi.interface") + " ORDER BY s.first_date, s.id",
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
 
 def series_merged(db: sqlite_utils.Database, start: str, end: str,
@@ -120,9 +173,11 @@ def series_merged(db: sqlite_utils.Database, start: str, end: str,
     """Return series versions merged in the period (their first merged commit's date), one
     row per interface, with the concerns still open when they went in."""
     return rows_as_dicts(db, """
-        SELECT DISTINCT s.id, s.title, s.version, s.is_rfc, s.author_name, s.author_addr,
+        SELECT DISTINCT s.id, s.id AS series_id, s.title, s.version, s.is_rfc,
+               s.author_name, s.author_addr,
                COALESCE(s.cover_message_id, s.id) AS link_id, st.state, st.merged_parts,
                st.parts, st.merged_date, st.first_commit, st.release, mi.interface,
+               (SELECT thread_id FROM messages WHERE message_id = s.id) AS thread_id,
                (SELECT COUNT(*) FROM merged_open_concerns mo WHERE mo.merged_series_id = s.id
                   AND mo.interface = mi.interface) AS open_at_merge
         FROM series_state st
@@ -131,8 +186,8 @@ def series_merged(db: sqlite_utils.Database, start: str, end: str,
         CROSS JOIN message_interfaces mi ON mi.message_id = p.message_id
         WHERE st.state IN ('merged', 'partial')
           AND st.merged_date >= :start AND st.merged_date < :end AND """
-                  + _IN_IFS.format(col="mi.interface") + " ORDER BY st.merged_date, s.id",
-                  {"start": start, "end": end, "ifs": _ifs(interfaces)})
+                         + _IN_IFS.format(col="mi.interface") + " ORDER BY st.merged_date, s.id",
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
 
 
 def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
@@ -144,12 +199,17 @@ def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
     anyone who acks a patch they did not send, since by kernel convention
     Acked-by comes from those responsible for the code. Acks repeated inside a
     patch mail (carried from an earlier version) are not news and are left out.
+    A trailer is about the interfaces of its mail, its patch, its series and its
+    thread: a NAK in reply to a patch missing from the archive still counts for
+    the interfaces the thread discusses.
     """
     return rows_as_dicts(db, """
         WITH t AS (
             SELECT t.id, t.name, t.value, t.person_name, t.person_addr, t.message_id,
-                   t.patch_message_id, t.series_id, m.date, m.from_name,
-                   COALESCE(pt.title, pm.subject) AS patch_title
+                   t.patch_message_id, t.series_id, m.date, m.from_name, m.subject,
+                   m.thread_id, COALESCE(pt.title, pm.subject) AS patch_title,
+                   pt.part AS patch_part, pt.total AS patch_total,
+                   pt.version AS patch_version, pt.is_rfc AS patch_is_rfc
             -- The week's messages (messages_date index), then their trailers.
             FROM messages m
             CROSS JOIN trailers t ON t.message_id = m.message_id
@@ -168,14 +228,15 @@ def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
             SELECT t.id, p.message_id FROM t JOIN patches p ON p.series_id = t.series_id
             UNION SELECT t.id, t.patch_message_id FROM t WHERE t.patch_message_id IS NOT NULL
             UNION SELECT t.id, t.message_id FROM t
+            UNION SELECT t.id, tm.message_id FROM t JOIN messages tm ON tm.thread_id = t.thread_id
         )
         SELECT DISTINCT t.*, mi.interface
         FROM t JOIN about a ON a.id = t.id
         JOIN message_interfaces mi ON mi.message_id = a.message_id
         WHERE """ + _IN_IFS.format(col="mi.interface") + " ORDER BY t.date, t.id",
-                  {"start": start, "end": end, "ifs": _ifs(interfaces),
-                   "naks": json.dumps(NAK_NAMES),
-                   "maint": json.dumps(list(maintainers)) if maintainers else None})
+                         {"start": start, "end": end, "ifs": _ifs(interfaces),
+                          "naks": json.dumps(NAK_NAMES),
+                          "maint": json.dumps(list(maintainers)) if maintainers else None})
 
 
 def sent_at(db: sqlite_utils.Database, week: str, recipient: str) -> str | None:

@@ -78,6 +78,7 @@ password = "hunter2"
 [digest]
 from = "not an address"
 max_open = 0
+active_days = -1
 [[subscribers]]
 email = "nobody"
 [[subscribers]]
@@ -97,6 +98,7 @@ token = "abc"
     assert "discord.token: secrets are not read from the config file; set DISCORD_TOKEN" in text
     assert "digest.from must be an address" in text
     assert "digest.max_open must be more than 0" in text
+    assert "digest.active_days must be more than 0 (got -1)" in text
     assert "subscriber #1 needs email = " in text
     assert "interfaces must be a list of texts" in text
     assert "unknown section [weird]" in text

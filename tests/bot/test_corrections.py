@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from digest_parse import parse_text
 
 from abiwatch.bot.cli import cli
 from abiwatch.db import open_db
@@ -188,12 +189,16 @@ def test_the_digest_marks_a_concern_resolved_by_hand(db):
     cid = concern_id(db, ARJAN)
     run(db, "correct", str(cid), "resolved-by", ZACH_ANSWER, "--by", "Juergen Gross")
     out = run(db, "digest", "--week", "2006-W11", "--to", "me@example.org", "--dry-run")
-    assert f"  #{cid} question, 2006-03-13, Arjan van de Ven (resolved (by hand, Juergen Gross))" in out
-    resolved = out[out.index("\nResolved ("):]
-    assert f"#{cid} question raised 2006-03-13 by Arjan van de Ven" in resolved
-    assert ("resolved (by hand, Juergen Gross) 2006-03-13, citing the mail of\n"
-            "      Zachary Amsden\n"
-            f"      https://lore.kernel.org/r/{ZACH_ANSWER}") in resolved
+    [block] = parse_text(out).blocks
+    assert block.title == SUBJECT
+    [(reviewer, ids)] = [r for r in block.reviewers if cid in r[1]]
+    assert reviewer == "Arjan van de Ven"
+    assert block.heads[cid] == f"#{cid} question (VMI), resolved (by hand, Juergen Gross)"
+    # Raised and resolved in the same week: it shows once, with how it was resolved.
+    assert "Resolved" not in block.ids
+    assert ("        resolved (by hand, Juergen Gross) 2006-03-13, citing the mail of\n"
+            "        Zachary Amsden\n"
+            f"        https://lore.kernel.org/r/{ZACH_ANSWER}") in out
 
 
 def test_the_report_lists_the_decisions_most_often_corrected(db):
@@ -314,9 +319,11 @@ def test_the_patch_author_resolves_by_mail_and_the_digest_says_by_hand(tmp_path,
     cid = concern_id(db, peter)
     assert peter not in unresolved(db, "paravirt_ops")
     out = run(db, "digest", "--week", "2023-W11", "--to", "me@example.org", "--dry-run")
-    assert f"#{cid} request, 2023-03-16, Peter Zijlstra (resolved (by hand, Juergen Gross))" in out
+    [block] = parse_text(out).blocks
+    assert ("Peter Zijlstra", [cid]) in block.reviewers
+    assert block.heads[cid] == f"#{cid} request, resolved (by hand, Juergen Gross)"
     assert ("resolved (by hand, Juergen Gross) 2023-03-17, citing the mail of\n"
-            f"      Juergen Gross\n      https://lore.kernel.org/r/{answer}") in out
+            f"        Juergen Gross\n        https://lore.kernel.org/r/{answer}") in out
 
 
 # --- training ----------------------------------------------------------------------------

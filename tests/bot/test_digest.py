@@ -9,20 +9,19 @@ import email
 import email.policy
 import html
 import logging
-import os
 import re
 import shutil
 import socket
 import sqlite3
 import subprocess
-from datetime import date
-from html.parser import HTMLParser
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
+from digest_parse import LORE, Digest, parse_html, parse_text
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.config import DigestSettings
@@ -35,31 +34,16 @@ from abiwatch.bot.digest import (
     period_label,
 )
 from abiwatch.db import open_db
-from abiwatch.ingest.load import ingest
-from abiwatch.nlp.tagging import tag
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
-SAMPLE = REPO / "bot" / "sample"  # adds real 2019-2023 virtualization-list series
-LORE = "https://lore.kernel.org/r/"
 WEEK = "2006-W31"  # "A proposal - binary" (VMI ABI), 2006-07-31 .. 2006-08-06
-SECTIONS = ("New concerns", "Resolved", "Still open from earlier weeks",
-            "New series and versions", "NAKs and maintainer acks")
 
 
 # --- fixtures -------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def base_db(tmp_path_factory) -> Path:
-    if not LKML.exists():
-        pytest.skip(f"shared corpus not found at {LKML} (set ABIWATCH_SHARED_DATA)")
-    path = tmp_path_factory.mktemp("digest") / "base.db"
-    db = open_db(path)
-    ingest(db, [str(LKML), str(SAMPLE)], progress=False)
-    tag(db, progress=False)
-    db.conn.close()  # the last connection checkpoints the WAL: the file is whole
-    return path
+@pytest.fixture
+def base_db(digest_db) -> Path:
+    """LKML 2006 and the virtualization list, tagged (tests/bot/conftest.py)."""
+    return digest_db
 
 
 @pytest.fixture
@@ -144,100 +128,39 @@ def run(db_path: Path, *args: str, env=None):
 
 # --- what the database says the week holds (independent SQL) --------------------
 
-def expected(path: Path, start: date, end: date, interfaces=None) -> dict:
+def expected(path: Path, start: date, end: date, interfaces=None, active_days=90) -> dict:
+    """Return the concern ids each part of the digest must list, read with plain SQL: new,
+    earlier ones resolved, and those open at the week's end split by whether their thread
+    had mail in the active_days before it (2006's threads carry no series of versions)."""
     conn = sqlite3.connect(path)
     a, b = start.isoformat(), end.isoformat()
+    since = (end - timedelta(days=active_days)).isoformat()
     only = "" if interfaces is None else \
         f" AND c.interface IN ({','.join('?' * len(interfaces))})"
     ifs = list(interfaces or [])
 
-    def rows(where: str, params: list) -> list[tuple]:
-        return conn.execute(
-            "SELECT c.id, c.interface, c.message_id, c.resolved_by FROM concerns c "
+    def ids(where: str, params: list) -> list[int]:
+        return [r[0] for r in conn.execute(
+            "SELECT c.id FROM concerns c JOIN messages m ON m.message_id = c.message_id "
             "LEFT JOIN messages r ON r.message_id = c.resolved_by WHERE c.confident = 1 AND "
-            + where + only,
-            params + ifs).fetchall()
+            + where + only + " ORDER BY c.date, c.id", params + ifs)]
 
-    out = {
-        "New concerns": rows("c.date >= ? AND c.date < ?", [a, b]),
-        "Resolved": rows("c.status = 'resolved' AND r.date >= ? AND r.date < ?", [a, b]),
-        "Still open from earlier weeks": rows(
-            "c.date < ? AND (c.status = 'open' OR r.date >= ?)", [a, b]),
-    }
-    urls = dict(conn.execute("SELECT concern_id, url FROM concern_timeline"))
-    links = {urls[r[0]] for section in out.values() for r in section}
-    links |= {LORE + r[3] for r in out["Resolved"]}
+    last = "(SELECT MAX(t.date) FROM messages t WHERE t.thread_id = m.thread_id AND t.date < ?)"
+    out = {"New concerns": ids("c.date >= ? AND c.date < ?", [a, b]),
+           "Resolved": ids("c.date < ? AND c.status = 'resolved' AND r.date >= ? AND r.date < ?",
+                           [a, a, b]),
+           "Still open": ids(f"c.date < ? AND (c.status = 'open' OR r.date >= ?) AND {last} >= ?",
+                             [a, b, b, since]),
+           "dormant": ids(f"c.date < ? AND (c.status = 'open' OR r.date >= ?) AND {last} < ?",
+                          [a, b, b, since])}
     conn.close()
-    return {"sections": {(iface, name): {r[0] for r in rs if r[1] == iface}
-                         for name, rs in out.items() for iface in {r[1] for r in rs}},
-            "links": links}
+    return out
 
 
-def _concern_urls(path: Path, ids: set[int]) -> set[str]:
-    conn = sqlite3.connect(path)
-    try:
-        return {r[0] for r in conn.execute(
-            f"SELECT url FROM concern_timeline WHERE concern_id IN ({','.join('?' * len(ids))})",
-            sorted(ids))}
-    finally:
-        conn.close()
-
-
-def text_sections(body: str) -> tuple[dict, set]:
-    """Return {(interface, section): {concern ids}} and the lore links of a plain part."""
-    found: dict = {}
-    lines = body.splitlines()
-    iface = section = None
-    for i, line in enumerate(lines):
-        if line.startswith("=====") and i + 2 < len(lines) and lines[i + 2].startswith("====="):
-            iface, section = lines[i + 1], None
-        elif re.match(r"^(" + "|".join(SECTIONS) + r") \(", line):
-            section = line.split(" (")[0]
-        elif (m := re.match(r"^  #(\d+) ", line)) and iface and section:
-            found.setdefault((iface, section), set()).add(int(m[1]))
-    return found, set(re.findall(re.escape(LORE) + r"\S+", body))
-
-
-class HtmlSections(HTMLParser):
-    """Collects concern ids and link targets under each h2 (interface) / h3 (section)."""
-
-    def __init__(self):
-        super().__init__()
-        self.found: dict = {}
-        self.links: set[str] = set()
-        self.quotes: list[str] = []
-        self.iface = self.section = None
-        self._tag = None
-
-    def handle_starttag(self, tag, attrs):
-        self._tag = tag
-        if tag == "a":
-            self.links.add(dict(attrs)["href"])
-        if tag == "q":
-            self.quotes.append("")
-
-    def handle_endtag(self, tag):
-        self._tag = None
-
-    def handle_data(self, data):
-        if self._tag == "h2":
-            self.iface, self.section = data, None
-        elif self._tag == "h3":
-            self.section = data.split(" (")[0].replace(", oldest first", "")
-        elif self._tag == "b" and (m := re.match(r"#(\d+)$", data)):
-            self.found.setdefault((self.iface, self.section), set()).add(int(m[1]))
-        elif self._tag == "q":
-            self.quotes[-1] += data
-
-
-def html_sections(body: str) -> HtmlSections:
-    p = HtmlSections()
-    p.feed(body)
-    return p
-
-
-def concern_sections(found: dict) -> dict:
-    return {k: v for k, v in found.items() if k[1] in SECTIONS[:3]}
+def listed(d: Digest, section: str) -> list[int]:
+    """Return the concern ids a parsed digest lists in one section, over all blocks."""
+    blocks = d.open_blocks if section == "Still open" else d.blocks
+    return [i for b in blocks for i in b.ids.get(section, [])]
 
 
 # --- the acceptance test ----------------------------------------------------------
@@ -259,32 +182,41 @@ interfaces = ["vmi"]
     assert set(got) == {"all@example.org", "vmi@example.org"}
     start, end = parse_week(WEEK)
     assert (start, end) == (date(2006, 7, 31), date(2006, 8, 7))
+    conn = sqlite3.connect(db_path)
     for rcpt, interfaces in (("all@example.org", None), ("vmi@example.org", ["VMI"])):
         msg = got[rcpt]
         want = expected(db_path, start, end, interfaces)
-        assert want["sections"][("VMI", "New concerns")]  # the week really has concerns
+        assert want["New concerns"] and want["dormant"]  # the week really has both
         assert msg.get_content_type() == "multipart/alternative"
         plain = msg.get_body(("plain",)).get_content()
         rich = msg.get_body(("html",)).get_content()
-        found, links = text_sections(plain)
-        # An interface with nothing new this week (no series or trailers in 2006-W31
-        # either) gets one "Nothing new on" line with its open count, not a section.
-        quiet = {i for (i, name) in want["sections"] if name == "Still open from earlier weeks"} - {
-            i for (i, name) in want["sections"] if name in ("New concerns", "Resolved")}
-        gone: set[int] = set()
-        for iface in quiet:
-            ids = want["sections"].pop((iface, "Still open from earlier weeks"))
-            assert f"{iface} ({len(ids)} still open)" in plain
-            gone |= ids
-        if gone:  # a message raising two concerns keeps its link through the one still shown
-            shown = set().union(*want["sections"].values())
-            want["links"] -= _concern_urls(db_path, gone) - _concern_urls(db_path, shown)
-        assert concern_sections(found) == want["sections"]
-        assert links == want["links"]
-        parsed = html_sections(rich)
-        assert concern_sections(parsed.found) == want["sections"]
-        assert {u for u in parsed.links if u.startswith(LORE)} == want["links"]
-        assert parsed.links - want["links"] == {msg["List-Unsubscribe"][1:-1]}
+        text = parse_text(plain)
+        for section in ("New concerns", "Resolved", "Still open"):
+            assert sorted(listed(text, section)) == sorted(want[section]), section
+        # The open concerns of March's VMI RFC thread, quiet since, are one count line.
+        assert text.dormant == (f"{len(want['dormant'])} older open concerns on dormant "
+                                'series: `abiwatch ask "unresolved' +
+                                (" VMI" if interfaces else "") + '"`')
+        # Each concern sits in the block of its thread, which links the thread's start.
+        for block in text.blocks:
+            for cid in block.ids.get("New concerns", []):
+                root = conn.execute("SELECT t.root_message_id FROM concerns c JOIN messages m "
+                                    "ON m.message_id = c.message_id JOIN threads t "
+                                    "ON t.thread_id = m.thread_id WHERE c.id = ?", [cid]
+                                    ).fetchone()[0]
+                assert block.link == LORE + root
+        # Every concern shown carries its own mail's link.
+        shown = listed(text, "New concerns") + listed(text, "Still open")
+        assert {u for (u,) in conn.execute(
+            f"SELECT url FROM concern_timeline WHERE concern_id IN ({','.join('?' * len(shown))})",
+            shown)} <= text.links
+        # The HTML part lists the same concerns under the same blocks, with the same links.
+        parsed = parse_html(rich)
+        for block in text.blocks:
+            for section, ids in block.ids.items():
+                assert parsed.found[(block.title, section)] == ids
+        assert {u for u in parsed.links if u.startswith(LORE)} == text.links
+        assert parsed.links - text.links == {msg["List-Unsubscribe"][1:-1]}
         # Headers a list mail should have, and a Message-ID that is stable.
         assert msg["List-Id"] == "abiwatch weekly digest <digest.abiwatch.example.org>"
         assert msg["List-Unsubscribe"].startswith("<mailto:abiwatch@example.org?subject=")
@@ -293,8 +225,8 @@ interfaces = ["vmi"]
         assert msg["Message-ID"].endswith("@digest.abiwatch.example.org>")
         assert "2006-W31" in msg["Message-ID"] and "2006-W31" in msg["Subject"]
     assert got["all@example.org"]["To"] == "Everything Watcher <all@example.org>"
-    assert "Xen" not in {k[0] for k in text_sections(
-        got["vmi@example.org"].get_body(("plain",)).get_content())[0]}
+    vmi_only = parse_text(got["vmi@example.org"].get_body(("plain",)).get_content())
+    assert {i for b in vmi_only.blocks for i in b.interfaces} == {"VMI"}
 
     first_ids = {m["To"]: m["Message-ID"] for _, _, m in handler.received}
     handler.received.clear()
@@ -457,7 +389,7 @@ def test_html_part_escapes_mail_text(db_path):
     for t in risky.values():
         assert html.escape(" ".join(t.split()))[:60] in rich
         assert " ".join(t.split())[:60] not in rich
-    quotes = {" ".join(q.split()) for q in html_sections(rich).quotes}
+    quotes = {" ".join(q.split()) for q in parse_html(rich).quotes}
     assert {" ".join(t.split()) for t in risky.values()} <= quotes
 
 
@@ -478,10 +410,15 @@ def test_new_versions_and_maintainer_acks(base_db):
     rich = msg.get_body(("html",)).get_content()
     for part in (plain, rich):
         assert LORE + v2[0] in part and LORE + v2[1] in part
-        assert "new version of RFC v1 posted 2023-06-08" in part
+        assert "new version of RFC v1 posted 2023-06-08" in " ".join(part.split())
         for mid in acks:
             assert LORE + mid in part
-    assert "Acked-by from Peter Zijlstra (Intel), 2023-10-16" in plain
+    [block] = [b for b in parse_text(plain).blocks if b.link == LORE + v2[0]]
+    assert block.title == "x86/paravirt: Get rid of paravirt patching"
+    assert block.counts["Posted"] == 1
+    assert block.counts["NAKs and maintainer acks"] == len(acks)
+    assert "Acked-by from Peter Zijlstra (Intel), 2023-10-16, on v2 3/4 x86/paravirt: switch " \
+           "mixed paravirt/alternative calls to alternative_2" in block.trailers
     # With an explicit maintainer list, acks from others are not news.
     only = DigestSettings(maintainers=("maintainer@example.org",))
     plain = build_digest(db, start, end, interfaces=["paravirt_ops"], settings=only
@@ -549,7 +486,7 @@ def test_subscribers_table(db_path, smtp, tmp_path):
     res = run(db_path, "--week", WEEK, "--config", str(cfg))
     assert res.exit_code == 0 and [r[1] for r in handler.received] == [["zach@example.org"]]
     plain = handler.received[0][2].get_body(("plain",)).get_content()
-    assert {k[0] for k in text_sections(plain)[0]} == {"VMI"}
+    assert {i for b in parse_text(plain).blocks for i in b.interfaces} == {"VMI"}
     res = runner.invoke(cli, base + ["remove", "zach@example.org", "--config", str(cfg)])
     assert res.exit_code == 0
     res = run(db_path, "--week", "2006-W32", "--config", str(cfg))
