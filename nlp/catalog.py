@@ -162,6 +162,11 @@ def catalog_of(tagged: list[tuple[str, str, str, list[str]]], base: Catalog) -> 
     return Catalog(out, base.patterns, base.version)
 
 
+# Part of the version: bumped when the pipeline reads text differently (how sentences are
+# split), so every message is tagged again as after a changed rule.
+PIPELINE_REVISION = "2: code punctuation does not end a sentence"
+
+
 def load_catalog(path: str | Path | None = None, patterns: str | Path | None = None) -> Catalog:
     """Return the catalog from a TOML file and the cue patterns from a folder of JSONL files."""
     interfaces, raw = _load_interfaces(Path(path) if path else DEFAULT_CATALOG)
@@ -169,5 +174,6 @@ def load_catalog(path: str | Path | None = None, patterns: str | Path | None = N
     # a retrained model changes what is found, so it re-tags like a changed rule
     combiner = DATA_DIR / "model" / "combiner.json"
     mraw = combiner.read_bytes() if combiner.exists() else b""
-    version = hashlib.sha256(raw + b"\x00" + praw + b"\x00" + mraw).hexdigest()[:16]
+    version = hashlib.sha256(raw + b"\x00" + praw + b"\x00" + mraw + b"\x00"
+                             + PIPELINE_REVISION.encode()).hexdigest()[:16]
     return Catalog(interfaces, pats, version)

@@ -41,6 +41,25 @@ def paragraphs(doc: Doc) -> Doc:
     return doc
 
 
+_OPENING = {"(", "[", "{"}
+
+
+@Language.component("abiwatch_code_punct")
+def code_punct(doc: Doc) -> Doc:
+    """Undo the sentencizer's cuts that are not sentence ends in mail about code: '!' or
+    '?' glued to what follows (`!CONFIG_X86_64`, `a != b`, `x?y:z`), and an opening
+    bracket left at the end of the sentence before it ("use it? (as ...)")."""
+    for i in range(len(doc) - 1):
+        tok, nxt = doc[i], doc[i + 1]
+        if tok.text in ("!", "?") and not tok.whitespace_ and nxt.is_sent_start \
+                and (nxt.text[:1].isalnum() or nxt.text[:1] in "_=(:"):
+            nxt.is_sent_start = False
+        elif nxt.is_sent_start and tok.text in _OPENING and i > 0 and not tok.is_sent_start:
+            tok.is_sent_start = True
+            nxt.is_sent_start = False
+    return doc
+
+
 @Language.factory("abiwatch_ruler", default_config={"catalog_path": None, "patterns_path": None})
 def make_ruler(nlp: Language, name: str, catalog_path: str | None, patterns_path: str | None):
     return CatalogRuler(nlp, name, catalog_path, patterns_path)
@@ -139,6 +158,7 @@ def build_nlp(catalog: Catalog | None = None, *, catalog_path: str | None = None
     """Return the initialised pipeline: sentencizer, paragraph breaks, catalog ruler."""
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
+    nlp.add_pipe("abiwatch_code_punct")
     nlp.add_pipe("abiwatch_paragraphs")
     ruler = nlp.add_pipe("abiwatch_ruler", config={"catalog_path": catalog_path,
                                                    "patterns_path": patterns_path})
