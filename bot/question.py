@@ -348,8 +348,8 @@ _PERSON = re.compile(
 
 def _person_in(text: str, stop: set[str] = _STOP) -> str | None:
     for m in _PERSON.finditer(text):
-        name = next(g for g in m.groups() if g)
-        if name.lower() not in stop and name.split()[0].lower() not in stop \
-                and name.upper() != name:
-            return name
+        # "what did Peter NAK?": an all-capitals word (NAK, ABI, KVM) is not part of a name
+        words = [w for w in next(g for g in m.groups() if g).split() if w.upper() != w]
+        if words and words[0].lower() not in stop:
+            return " ".join(w for w in words if w.lower() not in stop)
     return None

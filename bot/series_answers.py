@@ -57,8 +57,9 @@ def patch_answer(db, q: Question) -> Answer:
     choices = _series_choices(rows)
     versions = aq.series_versions(db, top["series_key"]) if top["series_key"] else []
     series_ids = [s for s in ([v["id"] for v in versions] or [top["series_id"]]) if s]
-    outcomes = mq.series_outcomes(db, series_ids)
-    merged_open = mq.merged_open_counts(db)
+    trees = mq.trees_read(db)
+    outcomes = mq.series_outcomes(db, series_ids) if trees else {}
+    merged_open = mq.merged_open_counts(db) if trees else {}
     for v in versions:
         v["url"] = lore_url(v["cover_message_id"] or v["id"])
         v["outcome"] = outcomes.get(v["id"])
@@ -69,7 +70,7 @@ def patch_answer(db, q: Question) -> Answer:
         t["url"] = lore_url(t["message_id"])
     concerns = [concern_item(r) for r in aq.concerns(db, aq.ConcernFilter(series_ids=series_ids))]
     summary = {"patch": {**top, "url": lore_url(top["message_id"])}, "versions": versions,
-               "trees_read": mq.trees_read(db), "found_by": how, "trailers": trailers,
+               "trees_read": trees, "found_by": how, "trailers": trailers,
                "other_matches": choices[1:]}
     note = None
     if len(choices) > 1:

@@ -294,11 +294,15 @@ def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: 
     where, params = _search_where(fts, subject_fts, from_like, since, until, file_like, pool)
     if not where:
         return [], 0
-    cond = " AND ".join(where)
-    total = db.execute(f"SELECT COUNT(*) FROM messages m WHERE {cond}", params).fetchone()[0]
+    # the total comes with the rows (a window over the whole match), so the full-text
+    # match is run once
     rows = rows_as_dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
-                             "substr(m.own_text, 1, 300) AS snippet FROM messages m "
-                             f"WHERE {cond} ORDER BY m.date DESC LIMIT ?", [*params, limit])
+                             "substr(m.own_text, 1, 300) AS snippet, COUNT(*) OVER () AS total "
+                             f"FROM messages m WHERE {' AND '.join(where)} "
+                             "ORDER BY m.date DESC LIMIT ?", [*params, limit])
+    total = rows[0]["total"] if rows else 0
+    for r in rows:
+        del r["total"]
     return rows, total
 
 
