@@ -53,11 +53,12 @@ def lore_date(value: str, today: date) -> str | None:
 
 def parse_search(query: str, today: date | None = None) -> dict[str, Any]:
     """Return search_messages() arguments for a lore-style query: s: subject, f: from,
-    b: body, d: date range (absolute or relative), dfn: file in the diff; "quoted words"
-    are a phrase."""
+    t: to, c: cc, a: any address, m: Message-ID, b: body, d: date range (absolute or
+    relative), dfn: file in the diff; "quoted words" are a phrase."""
     today = today or date.today()
     terms: dict[str, Any] = {"fts": None, "subject_fts": None, "from_like": None, "since": None,
-                             "until": None, "file_like": None}
+                             "until": None, "file_like": None, "to_like": None, "cc_like": None,
+                             "any_like": None, "message_id": None}
     body, subject, body_only = [], [], False
     for tok in re.findall(r'(\w+:"[^"]*"|\w+:\S+|"[^"]*"|\S+)', query):
         key, colon, value = tok.partition(":")
@@ -69,6 +70,10 @@ def parse_search(query: str, today: date | None = None) -> dict[str, Any]:
         elif colon and key == "b":
             body.append(value)
             body_only = True
+        elif colon and key in ("t", "c", "a"):
+            terms[{"t": "to_like", "c": "cc_like", "a": "any_like"}[key]] = f"%{value.lower()}%"
+        elif colon and key == "m":
+            terms["message_id"] = value.strip("<>")
         elif colon and key == "dfn":
             terms["file_like"] = f"%{value}%"
         elif colon and key == "d":

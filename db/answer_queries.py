@@ -259,8 +259,20 @@ SEARCH_POOL = 1000  # full-text matches taken best first before other filters an
 
 
 def _search_where(fts, subject_fts, from_like, since, until, file_like,
-                  pool: int | None) -> tuple[list[str], list]:
+                  pool: int | None, to_like=None, cc_like=None, any_like=None,
+                  message_id=None) -> tuple[list[str], list]:
     where, params = [], []
+    if message_id:
+        where.append("m.message_id = ?")
+        params.append(message_id)
+    for fragment, value in (("lower(m.to_addrs) LIKE ?", to_like),
+                            ("lower(m.cc_addrs) LIKE ?", cc_like)):
+        if value:
+            where.append(fragment)
+            params.append(value)
+    if any_like:
+        where.append("(m.from_addr LIKE ? OR lower(m.to_addrs) LIKE ? OR lower(m.cc_addrs) LIKE ?)")
+        params += [any_like] * 3
     if fts or subject_fts:
         match = " AND ".join(q for q in (fts, subject_fts) if q)
         ranked = " ORDER BY rank LIMIT ?" if pool else ""
@@ -283,7 +295,9 @@ def _search_where(fts, subject_fts, from_like, since, until, file_like,
 
 def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: str | None,
                     from_like: str | None, since: str | None, until: str | None,
-                    file_like: str | None, limit: int = 20,
+                    file_like: str | None, to_like: str | None = None,
+                    cc_like: str | None = None, any_like: str | None = None,
+                    message_id: str | None = None, limit: int = 20,
                     pool: int | None = SEARCH_POOL) -> tuple[list[dict], int]:
     """Return messages matching lore-style search terms, newest first, at most limit, and
     how many match in all (full-text matches are counted within the best `pool`).
@@ -291,7 +305,8 @@ def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: 
     Full-text matches are taken best first (the top `pool` by rank) before the other
     filters and the date order apply, so common words stay fast on a large archive.
     """
-    where, params = _search_where(fts, subject_fts, from_like, since, until, file_like, pool)
+    where, params = _search_where(fts, subject_fts, from_like, since, until, file_like, pool,
+                                  to_like, cc_like, any_like, message_id)
     if not where:
         return [], 0
     # the total comes with the rows (a window over the whole match), so the full-text

@@ -203,3 +203,12 @@ def test_a_broken_config_file_is_refused_by_every_command_before_it_writes(db, t
     asked = CliRunner().invoke(cli, ["--db", str(db), "ask", "unresolved"],
                                env={"ABIWATCH_CONFIG": str(broken)})
     assert asked.exit_code == 1
+
+
+def test_search_takes_lores_address_and_message_id_prefixes(db):
+    cc = {r[0] for r in sql(db, "SELECT message_id FROM messages WHERE lower(cc_addrs) LIKE "
+                                "'%linux-doc@vger.kernel.org%'")}
+    answer = ask(db, "search c:linux-doc@vger.kernel.org --all")
+    assert cc and {i["message_id"] for i in answer["items"]} == cc
+    [(mid,)] = sql(db, "SELECT message_id FROM messages ORDER BY date LIMIT 1")
+    assert [i["message_id"] for i in ask(db, f"search m:<{mid}>")["items"]] == [mid]
