@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,36 +71,49 @@ class QueryResult:
     over_bytes: bool = False  # cut because the rows reached max_bytes
 
 
-def _strip(sql: str) -> str:
-    """Return sql with comments removed and literals blanked, keeping statement structure."""
-    out, i, n = [], 0, len(sql)
+def _pieces(sql: str) -> Iterator[tuple[str, int, int]]:
+    """Yield (kind, start, end) over sql: 'comment', 'literal' (a quoted string or
+    identifier; a doubled quote inside is an escaped one) or 'char', in one pass."""
+    i, n = 0, len(sql)
     while i < n:
         ch = sql[i]
         if sql.startswith("--", i):
             j = sql.find("\n", i)
-            i = n if j < 0 else j
-            out.append(" ")
+            end = n if j < 0 else j
+            yield "comment", i, end
         elif sql.startswith("/*", i):
             j = sql.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-            out.append(" ")
+            end = n if j < 0 else j + 2
+            yield "comment", i, end
         elif ch in "'\"`[":
             close = "]" if ch == "[" else ch
             j = i + 1
             while j < n:
                 if sql[j] == close:
-                    # A doubled quote is an escaped quote inside the literal.
                     if close != "]" and j + 1 < n and sql[j + 1] == close:
                         j += 2
                         continue
                     break
                 j += 1
-            # Identifiers stay (a column named "pragma" is fine); their text is blanked.
-            out.append("''" if ch == "'" else '""')
-            i = j + 1
+            end = min(j + 1, n)
+            yield "literal", i, end
         else:
-            out.append(ch)
-            i += 1
+            end = i + 1
+            yield "char", i, end
+        i = end
+
+
+def _strip(sql: str) -> str:
+    """Return sql with comments removed and literals blanked, keeping statement structure."""
+    out = []
+    for kind, start, _end in _pieces(sql):
+        if kind == "comment":
+            out.append(" ")
+        elif kind == "literal":
+            # Identifiers stay (a column named "pragma" is fine); their text is blanked.
+            out.append("''" if sql[start] == "'" else '""')
+        else:
+            out.append(sql[start])
     return "".join(out)
 
 
@@ -134,31 +147,11 @@ def _statement_end(sql: str) -> int:
     One pass over the text (the loop this replaced re-stripped every prefix: 10,000
     trailing ';' took 30-58 s).
     """
-    end, i, n = 0, 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if sql.startswith("--", i):
-            j = sql.find("\n", i)
-            i = n if j < 0 else j
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-        elif ch in "'\"`[":
-            close = "]" if ch == "[" else ch
-            j = i + 1
-            while j < n:
-                if sql[j] == close:
-                    if close != "]" and j + 1 < n and sql[j + 1] == close:
-                        j += 2
-                        continue
-                    break
-                j += 1
-            i = end = min(j + 1, n)
-        else:
-            i += 1
-            if not (ch.isspace() or ch == ";"):
-                end = i
-    return end
+    last = 0
+    for kind, start, end in _pieces(sql):
+        if kind == "literal" or (kind == "char" and not (sql[start].isspace() or sql[start] == ";")):
+            last = end
+    return last
 
 
 def _spec_number(value: Any) -> int:
