@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import sqlite3
 from typing import Literal
 
 import discord
@@ -19,6 +18,7 @@ from discord import app_commands
 
 from abiwatch.bot.discord_adapter.corrections import (
     button,
+    data_line,
     may_correct,
     message_key,
     outcome,
@@ -80,13 +80,9 @@ def friendly(error: Exception) -> str:
         return str(error)
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
-    if isinstance(error, CorrectionError):
-        return str(error)
-    if isinstance(error, DatabaseMissing):
-        return ("The abiwatch database is not there yet: whoever runs this bot needs to run "
-                "`abiwatch ingest` and `abiwatch tag`.")
-    if isinstance(error, sqlite3.Error):
-        return "The database could not answer that just now; please try again in a moment."
+    line = data_line(error, "answer that")
+    if line:
+        return line
     if isinstance(error, (app_commands.CommandNotFound, app_commands.CommandSignatureMismatch)):
         return ("This command is out of date: whoever runs this bot needs to run "
                 "`abiwatch bot sync`.")

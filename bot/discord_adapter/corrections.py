@@ -150,16 +150,22 @@ def where(interaction: discord.Interaction) -> str:
     return f"{interaction.guild_id or 0}/{interaction.channel_id or 0}/{interaction.id}"
 
 
-def line_for(exc: Exception) -> str:
-    """Return the one line a failed correction is answered with (never a traceback)."""
+def data_line(exc: Exception, doing: str) -> str | None:
+    """Return the one line for a failure of the data behind an answer or a correction
+    (a refused correction, no database, a busy one); None for any other failure."""
     if isinstance(exc, CorrectionError):
         return str(exc)
     if isinstance(exc, DatabaseMissing):
         return ("The abiwatch database is not there yet: whoever runs this bot needs to run "
                 "`abiwatch ingest` and `abiwatch tag`.")
     if isinstance(exc, sqlite3.Error):
-        return "The database could not record that just now; please try again in a moment."
-    return FAILED
+        return f"The database could not {doing} just now; please try again in a moment."
+    return None
+
+
+def line_for(exc: Exception) -> str:
+    """Return the one line a failed correction is answered with (never a traceback)."""
+    return data_line(exc, "record that") or FAILED
 
 
 async def _tell(interaction: discord.Interaction, exc: Exception) -> None:
