@@ -104,6 +104,7 @@ def _slices(base: list[str], path: str, revs: list[str], messages: int,
     blobs: list[tuple[str, str]] = []
     size = 0
     last: str | None = None  # the last commit listed and not yet in a slice
+    removals = _Removals(base)
     try:
         for line in check.stdout:
             parts = line.split()
@@ -112,13 +113,25 @@ def _slices(base: list[str], path: str, revs: list[str], messages: int,
                 size += int(parts[2])
                 last = parts[3].decode()
             elif len(parts) == 2 and parts[1] == b"missing":
-                last = parts[0].decode().rsplit(":", 1)[0]  # a removal commit: no message
+                commit = parts[0].decode().rsplit(":", 1)[0]
+                if not removals.is_removal(commit):
+                    # 'm' is there but its blob is not (a damaged or partial clone): what
+                    # came before is checkpointed, then the error holds the epoch there
+                    # (see Writer._source_done) while the rest is still read
+                    if last is not None:
+                        yield InboxSlice(path, blobs, last)
+                        blobs, size, last = [], 0, None
+                    yield NotMail(path, f"the message of commit {commit} cannot be read; "
+                                        "run the ingest again", "read-error")
+                    continue
+                last = commit  # a removal commit: no message
             else:
                 raise _GitError(f"unexpected line from git cat-file: {line[:200]!r}")
             if len(blobs) >= messages or size >= max_bytes:
                 yield InboxSlice(path, blobs, last)
                 blobs, size, last = [], 0, None
     finally:
+        removals.close()
         check.stdout.close()
         err = log.stderr.read().decode(errors="replace").strip()
         log.stderr.close()
@@ -131,6 +144,36 @@ def _slices(base: list[str], path: str, revs: list[str], messages: int,
         return
     if last is not None:  # what is left, even if only removal commits: the checkpoint moves
         yield InboxSlice(path, blobs, last)
+
+
+class _Removals:
+    """Tells a removal commit (blob 'd', no 'm') from a commit whose message is missing.
+
+    Asked only when `commit:m` is missing, which is rare: one `git cat-file
+    --batch-check`, started on the first question, answers them all.
+    """
+
+    def __init__(self, base: list[str]):
+        self.base = base
+        self.proc: subprocess.Popen | None = None
+
+    def is_removal(self, commit: str) -> bool:
+        if self.proc is None:
+            self.proc = subprocess.Popen(self.base + ["cat-file", "--batch-check"],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{commit}:d\n{commit}^{{tree}}:m\n".encode())
+        self.proc.stdin.flush()
+        has_d = not self.proc.stdout.readline().rstrip().endswith(b" missing")
+        has_m = not self.proc.stdout.readline().rstrip().endswith(b" missing")
+        return has_d and not has_m
+
+    def close(self) -> None:
+        if self.proc is not None:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.close()
+            self.proc.stdout.close()
+            self.proc.wait()
 
 
 def read_inbox_slice(piece: InboxSlice) -> Iterator[RawMail | NotMail | SourceDone]:
