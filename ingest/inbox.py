@@ -147,10 +147,10 @@ def _slices(base: list[str], path: str, revs: list[str], messages: int,
 
 
 class _Removals:
-    """Tells a removal commit (blob 'd', no 'm') from a commit whose message is missing.
+    """Tells a removal commit (no 'm' in its tree) from one whose message blob is missing.
 
-    Asked only when `commit:m` is missing, which is rare: one `git cat-file
-    --batch-check`, started on the first question, answers them all.
+    `commit:m` is "missing" for both. Asked only then, which is rare: one `git cat-file
+    --batch`, started on the first question, reads the commits' trees for all of them.
     """
 
     def __init__(self, base: list[str]):
@@ -159,14 +159,22 @@ class _Removals:
 
     def is_removal(self, commit: str) -> bool:
         if self.proc is None:
-            self.proc = subprocess.Popen(self.base + ["cat-file", "--batch-check"],
+            self.proc = subprocess.Popen(self.base + ["cat-file", "--batch"],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{commit}:d\n{commit}^{{tree}}:m\n".encode())
+        self.proc.stdin.write(f"{commit}^{{tree}}\n".encode())
         self.proc.stdin.flush()
-        has_d = not self.proc.stdout.readline().rstrip().endswith(b" missing")
-        has_m = not self.proc.stdout.readline().rstrip().endswith(b" missing")
-        return has_d and not has_m
+        header = self.proc.stdout.readline().split()
+        if len(header) != 3:
+            return False  # no tree either: unreadable, not a removal
+        tree = self.proc.stdout.read(int(header[2]) + 1)[:-1]
+        hash_len = len(header[0]) // 2  # raw ids in a tree: 20 bytes (SHA-1) or 32
+        names, at = [], 0
+        while at < len(tree):  # entries: "<mode> <name>\0<raw id>"
+            space, nul = tree.index(b" ", at), tree.index(b"\0", at)
+            names.append(tree[space + 1:nul])
+            at = nul + 1 + hash_len
+        return b"m" not in names
 
     def close(self) -> None:
         if self.proc is not None:
