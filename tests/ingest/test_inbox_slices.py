@@ -18,9 +18,11 @@ import pytest
 from abiwatch.ingest.load import ingest
 from abiwatch.ingest.sources import (
     InboxSlice,
+    RawMail,
     SourceDone,
     iter_inbox_epoch,
     iter_mbox,
+    iter_paths,
     read_inbox_slice,
 )
 
@@ -91,6 +93,8 @@ def test_a_slice_yields_its_blobs_byte_for_byte_then_its_checkpoint(h, tmp_path)
         assert [e.source for e in events[:-1]] == [f"{e0}@{c}" for _, c in piece.blobs]
         read += [e.raw for e in events[:-1]]
     assert read == mails
+    # asked for messages, not slices, the reader reads the slices itself
+    assert [e.raw for e in iter_paths([str(inbox)]) if isinstance(e, RawMail)] == mails
 
 
 @ir.needs_git
