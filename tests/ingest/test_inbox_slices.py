@@ -194,6 +194,22 @@ def _progress_rows(db_path: Path) -> int:
         return 0
 
 
+def _processes_mentioning(text: str) -> list[int]:
+    """Return the pids of live processes whose command line contains text (Linux /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().split(") ", 1)[1][:1]
+        except OSError:
+            continue
+        if text.encode() in cmd and state != "Z":
+            out.append(int(entry.name))
+    return out
+
+
 @ir.needs_git
 @pytest.mark.slow
 def test_sigkilled_inbox_ingest_resumes_from_its_checkpoint_to_the_same_database(h, tmp_path):
@@ -215,6 +231,12 @@ def test_sigkilled_inbox_ingest_resumes_from_its_checkpoint_to_the_same_database
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # the git processes reading the inbox end with it (the workers die with the run and
+    # git sees its pipes close); a short grace for them to notice
+    deadline = time.monotonic() + 30
+    while _processes_mentioning(str(inbox)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _processes_mentioning(str(inbox))
     conn = sqlite3.connect(killed)
     checkpoint = conn.execute("SELECT messages FROM inbox_progress").fetchone()[0]
     conn.close()
