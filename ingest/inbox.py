@@ -24,6 +24,10 @@ logger = logging.getLogger(__name__)
 
 SLICE_MESSAGES = 1000
 SLICE_BYTES = 16 << 20  # as for mbox slices: a slice of a few huge messages stops early
+# git's answers come through a pipe of this size (Linux's default ceiling, 16 times its
+# default size): git then runs ahead of the parser by ~90 messages, so on a busy
+# machine each waits for the other to be scheduled 16 times less often
+PIPE_SIZE = 1 << 20
 _KIND = "public-inbox"
 # objectname first, so that a found blob and a missing name both start with the name;
 # %(rest) carries the commit through (the name of a found object is the blob's id)
@@ -190,9 +194,7 @@ def read_inbox_slice(piece: InboxSlice) -> Iterator[RawMail | NotMail | SourceDo
         yield SourceDone(piece.git_dir, _KIND, messages=0, git_commit=piece.commit)
         return
     try:
-        proc = subprocess.Popen(["git", f"--git-dir={piece.git_dir}", "cat-file", "--batch"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, bufsize=1 << 16)
+        proc = _cat_file(piece.git_dir)
     except OSError as exc:
         yield NotMail(piece.git_dir, f"cannot run git: {exc}", "read-error")
         return
@@ -234,6 +236,18 @@ def read_inbox_slice(piece: InboxSlice) -> Iterator[RawMail | NotMail | SourceDo
         yield NotMail(piece.git_dir, f"{error}; run the ingest again", "read-error")
         return
     yield SourceDone(piece.git_dir, _KIND, messages=read, git_commit=piece.commit)
+
+
+def _cat_file(git_dir: str) -> subprocess.Popen:
+    cmd = ["git", f"--git-dir={git_dir}", "cat-file", "--batch"]
+    kw: dict = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                    bufsize=1 << 16)
+    try:
+        return subprocess.Popen(cmd, pipesize=PIPE_SIZE, **kw)
+    except FileNotFoundError:
+        raise
+    except OSError:  # pipe size refused (a lower limit, or the user's pipe quota used up)
+        return subprocess.Popen(cmd, **kw)
 
 
 def _feed(stdin, data: bytes) -> None:
