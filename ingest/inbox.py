@@ -6,17 +6,19 @@ with one pipeline, `git log --reverse --format='%H:m %H' | git cat-file
 --batch-check`, which resolves every commit to its blob id and size without any
 round trip through Python, and cuts the list into InboxSlices. Whoever parses a slice
 reads its blobs with one `git cat-file --batch` fed all the blob ids at once, so git
-streams the messages back-to-back instead of answering one request at a time.
+answers them back-to-back instead of one request at a time.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
-import threading
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from abiwatch.ingest.events import Event, InboxSlice, NotMail, RawMail, SourceDone
 
@@ -24,10 +26,6 @@ logger = logging.getLogger(__name__)
 
 SLICE_MESSAGES = 1000
 SLICE_BYTES = 16 << 20  # as for mbox slices: a slice of a few huge messages stops early
-# git's answers come through a pipe of this size (Linux's default ceiling, 16 times its
-# default size): git then runs ahead of the parser by ~90 messages, so on a busy
-# machine each waits for the other to be scheduled 16 times less often
-PIPE_SIZE = 1 << 20
 _KIND = "public-inbox"
 # objectname first, so that a found blob and a missing name both start with the name;
 # %(rest) carries the commit through (the name of a found object is the blob's id)
@@ -193,43 +191,37 @@ def read_inbox_slice(piece: InboxSlice) -> Iterator[RawMail | NotMail | SourceDo
     if not piece.blobs:  # removal commits only
         yield SourceDone(piece.git_dir, _KIND, messages=0, git_commit=piece.commit)
         return
-    try:
-        proc = _cat_file(piece.git_dir)
-    except OSError as exc:
-        yield NotMail(piece.git_dir, f"cannot run git: {exc}", "read-error")
-        return
-    assert proc.stdin is not None and proc.stdout is not None
-    # Every request is written at once from a thread: git then streams the answers
-    # back-to-back while this thread reads them, and neither side waits on the other
-    # (written from here, a slice's requests could fill the pipe while git, its
-    # output not yet read, stopped reading them).
-    request = "".join(f"{blob}\n" for blob, _ in piece.blobs).encode()
-    feeder = threading.Thread(target=_feed, args=(proc.stdin, request), daemon=True)
-    feeder.start()
-    read = 0
-    error = None
-    done = False
-    try:
-        out = proc.stdout
-        for blob, commit in piece.blobs:
-            header = out.readline().split()
-            if len(header) != 3 or header[1] != b"blob":
-                error = f"blob {blob} of commit {commit} cannot be read"
-                break
-            size = int(header[2])
-            data = out.read(size)
-            if len(data) != size or out.read(1) != b"\n":
-                error = f"git stopped while sending blob {blob} of commit {commit}"
-                break
-            read += 1
-            yield RawMail(data, f"{piece.git_dir}@{commit}", None)
-        done = not error
-    finally:
-        proc.stdout.close()
-        if not done:
-            proc.kill()  # stopped early (an error, or the reader was abandoned)
-        proc.wait()
-        feeder.join()
+    # git reads every request from a file and answers into another, both in memory: it
+    # runs flat out and the parser reads its answers in one go afterwards. Through
+    # pipes, each write of git's woke the parser, which read a few kB, parsed a message
+    # and slept again: thousands of hand-overs a slice between two processes on the
+    # same busy cores, and a parse ~7% slower than from an mbox.
+    with _scratch() as requests, _scratch() as answers:
+        requests.write("".join(f"{blob}\n" for blob, _ in piece.blobs).encode())
+        requests.seek(0)
+        try:
+            subprocess.run(["git", f"--git-dir={piece.git_dir}", "cat-file", "--batch"],
+                           stdin=requests, stdout=answers, stderr=subprocess.DEVNULL,
+                           check=False)
+        except OSError as exc:
+            yield NotMail(piece.git_dir, f"cannot run git: {exc}", "read-error")
+            return
+        answers.seek(0)
+        data = answers.read()
+    read, pos, error = 0, 0, None
+    for blob, commit in piece.blobs:
+        nl = data.find(b"\n", pos)
+        header = data[pos:nl].split() if nl >= 0 else []
+        if len(header) != 3 or header[1] != b"blob":
+            error = f"blob {blob} of commit {commit} cannot be read"
+            break
+        start, end = nl + 1, nl + 1 + int(header[2])
+        if data[end:end + 1] != b"\n":
+            error = f"git stopped while sending blob {blob} of commit {commit}"
+            break
+        pos = end + 1
+        read += 1
+        yield RawMail(data[start:end], f"{piece.git_dir}@{commit}", None)
     if error:
         # no checkpoint: the writer keeps the epoch's progress where it was (see
         # Writer._source_done), so the next run reads this slice again
@@ -238,21 +230,12 @@ def read_inbox_slice(piece: InboxSlice) -> Iterator[RawMail | NotMail | SourceDo
     yield SourceDone(piece.git_dir, _KIND, messages=read, git_commit=piece.commit)
 
 
-def _cat_file(git_dir: str) -> subprocess.Popen:
-    cmd = ["git", f"--git-dir={git_dir}", "cat-file", "--batch"]
-    kw: dict = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                    bufsize=1 << 16)
-    try:
-        return subprocess.Popen(cmd, pipesize=PIPE_SIZE, **kw)
-    except FileNotFoundError:
-        raise
-    except OSError:  # pipe size refused (a lower limit, or the user's pipe quota used up)
-        return subprocess.Popen(cmd, **kw)
-
-
-def _feed(stdin, data: bytes) -> None:
-    try:
-        stdin.write(data)
-        stdin.close()
-    except (BrokenPipeError, ValueError, OSError):
-        pass  # git stopped early; the reader reports it
+def _scratch() -> BinaryIO:
+    """Return an anonymous file in memory (memfd, Linux), else an unlinked temporary file:
+    either way nothing is left behind, even by a killed run."""
+    if hasattr(os, "memfd_create"):
+        try:
+            return os.fdopen(os.memfd_create("abiwatch-inbox", os.MFD_CLOEXEC), "w+b")
+        except OSError:
+            pass
+    return tempfile.TemporaryFile()
