@@ -23,6 +23,9 @@ not grow with the archive.
     python bench/ingest.py --messages 20000 --keep
     python bench/ingest.py --repeat 3         # alternate (a) and (b) 3 times: the
                                               # machine's speed drifts between runs
+    python bench/ingest.py --archive ../shared/archives/virtualization --limit 8000 --repeat 10
+        # a real public-inbox archive from git and from an mbox of the same messages,
+        # side by side with both floors (see ingest_archive.py)
 """
 
 from __future__ import annotations
