@@ -23,13 +23,15 @@ not grow with the archive.
     python bench/ingest.py --messages 20000 --keep
     python bench/ingest.py --repeat 3         # alternate (a) and (b) 3 times: the
                                               # machine's speed drifts between runs
+    python bench/ingest.py --archive ../shared/archives/virtualization --limit 8000 --repeat 10
+        # a real public-inbox archive from git and from an mbox of the same messages,
+        # side by side with both floors (see ingest_archive.py)
 """
 
 from __future__ import annotations
 
 import argparse
 import email
-import email.parser
 import email.utils
 import io
 import os
@@ -37,7 +39,6 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,11 +50,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from measure import SEPARATOR, bare_cmd, run_measured  # noqa: E402 - bench/ is sys.path[0]
+
 from abiwatch.ingest.sources import iter_mbox  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 SOURCES = ["lfdr-virtualization-list", "lfdr-linux-hyperv", "lore-inbox-lkml-2006-2007"]
-SEPARATOR = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
 _OWN_HEADERS = {"date", "from", "to", "cc", "subject", "message-id", "in-reply-to",
                 "references", "content-type", "content-transfer-encoding", "mime-version",
                 "content-disposition", "reply-to", "x-original-from", "sender", "list-id",
@@ -359,45 +361,6 @@ def generate(path: Path, messages: int, pool: Pool, seed: int = 42) -> tuple[int
 
 # --- measuring -------------------------------------------------------------------
 
-def bare_parse(path: str) -> None:
-    """(a) Split the file into messages and parse each with compat32; nothing stored."""
-    parser = email.parser.BytesParser(policy=compat32)
-    n = 0
-    buf: list[bytes] = []
-    with open(path, "rb", buffering=1 << 20) as f:
-        for line in f:
-            if line == SEPARATOR:
-                if buf:
-                    parser.parsebytes(b"".join(buf))
-                    n += 1
-                buf = []
-            else:
-                buf.append(line)
-    if buf:
-        parser.parsebytes(b"".join(buf))
-        n += 1
-    print(n)
-
-
-def run_measured(cmd: list[str]) -> tuple[float, int, float, str]:
-    """Run cmd in a fresh wrapper process; return (wall s, peak RSS KB, CPU s, stdout)."""
-    wrapper = ("import resource, subprocess, sys, time\n"
-               "t = time.perf_counter()\n"
-               "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-               "dt = time.perf_counter() - t\n"
-               "sys.stderr.write(p.stderr)\n"
-               "if p.returncode: sys.exit(p.returncode)\n"
-               "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
-               "print(dt, ru.ru_maxrss, ru.ru_utime + ru.ru_stime)\n"
-               "print(p.stdout)\n")
-    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True)
-    if out.returncode:
-        sys.exit(f"{cmd} failed:\n{out.stderr[-3000:]}")
-    first, rest = out.stdout.split("\n", 1)
-    secs, rss, cpu = first.split()
-    return float(secs), int(rss), float(cpu), rest
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--messages", type=int, default=100_000)
@@ -408,10 +371,16 @@ def main() -> None:
                     help="measure the bare parse and the whole ingest N times, alternating, and "
                          "report every pair's ratio and their median (this machine's speed "
                          "drifts by 15%% from minute to minute)")
-    ap.add_argument("--_bare", help=argparse.SUPPRESS)
+    ap.add_argument("--archive", type=Path, default=None,
+                    help="instead: a real public-inbox v2 archive, ingested from git and from "
+                         "an mbox of the same messages side by side (see ingest_archive.py)")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="with --archive: only its first N messages (default: all)")
     args = ap.parse_args()
-    if args._bare:
-        bare_parse(args._bare)
+    if args.archive:
+        from ingest_archive import run_archive
+
+        run_archive(args)
         return
     work = args.dir or Path(tempfile.mkdtemp(prefix="abiwatch-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -434,7 +403,7 @@ def main() -> None:
 
         rows = []
         load_before = os.getloadavg()[0]
-        secs, rss, cpu, out = run_measured([sys.executable, __file__, "--_bare", str(archive)])
+        secs, rss, cpu, out = run_measured(bare_cmd(str(archive)))
         assert int(out.split()[0]) == count, out
         rows.append(("bare parse (compat32)", count, size, secs, rss, cpu))
         cli = [sys.executable, "-m", "abiwatch.bot.cli"]
@@ -465,7 +434,7 @@ def main() -> None:
         if args.repeat > 1:
             ratios = [whole / bare]
             for i in range(2, args.repeat + 1):
-                bare_i = run_measured([sys.executable, __file__, "--_bare", str(archive)])[0]
+                bare_i = run_measured(bare_cmd(str(archive)))[0]
                 db = work / "repeat.db"
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db}{suffix}").unlink(missing_ok=True)

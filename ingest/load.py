@@ -7,8 +7,9 @@ Each batch is one transaction, so a crash leaves the database as it was after th
 last whole batch and the next run picks up; writing in input order keeps message
 ids, and so the whole database, identical to a one-process run. The main process
 hands out chunks: byte ranges of plain mbox files (it only finds where messages
-start; the worker reads the bytes), the messages themselves for everything else
-(gzip, stdin, Maildir, public-inbox), and it checkpoints the WAL.
+start; the worker reads the bytes), lists of blobs of public-inbox epochs (the
+worker reads them with git), the messages themselves for everything else (gzip,
+stdin, Maildir), and it checkpoints the WAL.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, BinaryIO
 
 import sqlite_utils
 
-from abiwatch.ingest.sources import Event, MboxSlice, RawMail, count_bytes, iter_paths
+from abiwatch.ingest.sources import Event, InboxSlice, MboxSlice, RawMail, count_bytes, iter_paths
 from abiwatch.ingest.writer import (  # noqa: F401 - re-exported: the module's public names
     MESSAGE_COLUMNS,
     PATCH_COLUMNS,
@@ -59,7 +60,7 @@ def _chunks(events: Iterable[Event], size: int) -> Iterator[list[Event]]:
         chunk.append(ev)
         if isinstance(ev, RawMail):
             mails += 1
-        elif isinstance(ev, MboxSlice):
+        elif isinstance(ev, MboxSlice | InboxSlice):
             mails += ev.messages
         if mails >= size or (not isinstance(ev, RawMail) and len(chunk) > size):
             yield chunk

@@ -1,5 +1,5 @@
 """Where mail comes from: mbox (mboxo/mboxrd, plain or gzip), .eml, Maildir,
-directories of these, public-inbox v2 git archives and stdin.
+directories of these, public-inbox v2 git archives (read by ingest.inbox) and stdin.
 
 Everything streams: an archive is read in chunks and yielded one message at a
 time, so memory does not grow with the archive.
@@ -12,12 +12,26 @@ import logging
 import os
 import re
 import struct
-import subprocess
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from abiwatch.ingest.events import (  # noqa: F401 - re-exported: where readers import them from
+    Event,
+    InboxSlice,
+    MboxSlice,
+    NotMail,
+    RawMail,
+    SourceDone,
+)
+from abiwatch.ingest.inbox import (  # noqa: F401 - re-exported
+    SLICE_MESSAGES,
+    inbox_epochs,
+    is_bare_epoch,
+    iter_inbox_epoch,
+    read_inbox_slice,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,60 +46,6 @@ _SKIP_SUFFIXES = {".json", ".md", ".rst", ".py", ".sh", ".toml", ".yaml", ".yml"
                   ".db", ".sqlite", ".sqlite3", ".pyc", ".lock", ".idx", ".pack"}
 
 
-@dataclass
-class RawMail:
-    """One message's bytes and where it was found."""
-
-    raw: bytes
-    source: str
-    mbox_from: str | None = None
-
-
-@dataclass
-class NotMail:
-    """A path that could not be read as mail; the run goes on."""
-
-    source: str
-    reason: str
-    # "read-error": part of a file that was mail could not be read, so the file must
-    # not be recorded as done (the next run reads it again); "damaged": every message
-    # was read but the file is damaged after them (a gzip trailer); "growing": not a
-    # failure, the file was being appended to and its last message is left for the
-    # next run
-    kind: str = "not-mail"
-
-
-@dataclass
-class MboxSlice:
-    """Whole messages of a plain mbox file, by byte range, for whoever parses them to read.
-
-    Ingest hands these to whoever parses (a worker, in a parallel run) instead of the
-    messages themselves: the main process then only finds where messages start, and the
-    bytes never travel through a pipe. read_slice yields exactly what iter_mbox yields
-    for that range.
-    """
-
-    path: str
-    start: int
-    end: int
-    messages: int
-    fmt: str  # for iter_mbox: only a file's first slice may still say "auto"
-    last: int = 0  # where the From_ line of its last message starts
-
-
-@dataclass
-class SourceDone:
-    """A file (or an inbox epoch up to a commit) has been read to the end."""
-
-    path: str
-    kind: str
-    size: int | None = None
-    mtime: float | None = None
-    messages: int = 0
-    git_commit: str | None = None
-
-
-Event = RawMail | NotMail | SourceDone | MboxSlice  # MboxSlice only from iter_paths(slices=N)
 SkipCheck = Callable[[str, int, float], bool]
 
 
@@ -504,69 +464,6 @@ def is_maildir(path: Path) -> bool:
     return (path / "cur").is_dir() and (path / "new").is_dir()
 
 
-def inbox_epochs(path: Path) -> list[Path]:
-    """Return the epoch repositories (git/N.git) of a public-inbox v2 archive, in order."""
-    gitdir = path / "git"
-    if not gitdir.is_dir():
-        return []
-    epochs = [p for p in gitdir.iterdir() if re.fullmatch(r"\d+\.git", p.name) and p.is_dir()]
-    return sorted(epochs, key=lambda p: int(p.name.split(".")[0]))
-
-
-def _is_bare_epoch(path: Path) -> bool:
-    return path.name.endswith(".git") and (path / "objects").is_dir() and (path / "HEAD").exists()
-
-
-def iter_inbox_epoch(git_dir: Path, since_commit: str | None,
-                     checkpoint_every: int = 5000) -> Iterator[Event]:
-    """Yield the messages committed to one epoch after since_commit, oldest first."""
-    base = ["git", f"--git-dir={git_dir}"]
-    rng = f"{since_commit}..HEAD" if since_commit else "HEAD"
-    try:
-        rev = subprocess.run(base + ["rev-list", "--reverse", rng], capture_output=True,
-                             check=False)
-    except FileNotFoundError:
-        yield NotMail(str(git_dir), "git is not installed: install git to read public-inbox")
-        return
-    if rev.returncode != 0 and since_commit:
-        logger.warning("%s: last seen commit %s is gone (history rewritten?); reading all",
-                       git_dir, since_commit)
-        rev = subprocess.run(base + ["rev-list", "--reverse", "HEAD"], capture_output=True,
-                             check=False)
-    if rev.returncode != 0:
-        err = rev.stderr.decode(errors="replace").strip()
-        if "unknown revision" in err or "ambiguous argument 'HEAD'" in err:
-            yield SourceDone(str(git_dir), "public-inbox", messages=0, git_commit=since_commit)
-            return
-        yield NotMail(str(git_dir), f"not a readable git repository: {err}")
-        return
-    commits = rev.stdout.decode().split()
-    if not commits:
-        yield SourceDone(str(git_dir), "public-inbox", messages=0, git_commit=since_commit)
-        return
-    proc = subprocess.Popen(base + ["cat-file", "--batch"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stdout is not None
-    count = 0
-    try:
-        for i, commit in enumerate(commits):
-            proc.stdin.write(f"{commit}:m\n".encode())
-            proc.stdin.flush()
-            header = proc.stdout.readline().decode().split()
-            if len(header) == 3 and header[1] == "blob":
-                data = proc.stdout.read(int(header[2]))
-                proc.stdout.read(1)
-                count += 1
-                yield RawMail(data, f"{git_dir}@{commit}", None)
-            # else: "missing": a deletion commit (blob 'd'); nothing to store
-            if checkpoint_every and (i + 1) % checkpoint_every == 0 and i + 1 < len(commits):
-                yield SourceDone(str(git_dir), "public-inbox", messages=count, git_commit=commit)
-    finally:
-        proc.stdin.close()
-        proc.wait()
-    yield SourceDone(str(git_dir), "public-inbox", messages=count, git_commit=commits[-1])
-
-
 def iter_paths(paths: list[str], *, fmt: str = "auto", stdin: BinaryIO | None = None,
                inbox_position: Callable[[str], str | None] = lambda _: None,
                skip_file: SkipCheck = lambda *_: False, slices: int = 0
@@ -574,7 +471,8 @@ def iter_paths(paths: list[str], *, fmt: str = "auto", stdin: BinaryIO | None = 
     """Yield every message (and per-source events) found under the given paths, in order.
 
     With slices (a number of messages), a plain mbox file comes as MboxSlice byte
-    ranges of that many messages (see read_slice) instead of one RawMail per message.
+    ranges of that many messages (see read_slice), and a public-inbox epoch as
+    InboxSlices of that many (see read_inbox_slice), instead of one RawMail per message.
     """
     seen: set[tuple[int, int]] = set()  # (device, inode) of every folder and file walked
     for arg in paths:
@@ -607,13 +505,10 @@ def _walk(path: Path, fmt: str, inbox_position, skip_file, slices: int,
         return
     seen.add((st.st_dev, st.st_ino))
     if path.is_dir():
-        epochs = inbox_epochs(path)
+        epochs = inbox_epochs(path) or ([path] if is_bare_epoch(path) else [])
         if epochs:
             for ep in epochs:
-                yield from iter_inbox_epoch(ep.resolve(), inbox_position(str(ep.resolve())))
-            return
-        if _is_bare_epoch(path):
-            yield from iter_inbox_epoch(path.resolve(), inbox_position(str(path.resolve())))
+                yield from _epoch(ep.resolve(), inbox_position, slices)
             return
         if is_maildir(path):
             for sub in ("new", "cur"):
@@ -629,6 +524,19 @@ def _walk(path: Path, fmt: str, inbox_position, skip_file, slices: int,
             yield from _walk(child, fmt, inbox_position, skip_file, slices, seen)
         return
     yield from _file(path.resolve(), fmt, skip_file, slices)
+
+
+def _epoch(git_dir: Path, inbox_position, slices: int) -> Iterator[Event]:
+    events = iter_inbox_epoch(git_dir, inbox_position(str(git_dir)),
+                              messages=slices or SLICE_MESSAGES)
+    if slices:
+        yield from events
+        return
+    for ev in events:  # without slices, the messages themselves, as for every other source
+        if isinstance(ev, InboxSlice):
+            yield from read_inbox_slice(ev)
+        else:
+            yield ev
 
 
 def _file(path: Path, fmt: str, skip_file: SkipCheck, slices: int) -> Iterator[Event]:

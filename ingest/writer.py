@@ -20,7 +20,16 @@ import sqlite_utils
 from abiwatch.ingest.by_keys import rows_in
 from abiwatch.ingest.record import Parsed, parse_message
 from abiwatch.ingest.series import link_series, link_trailers, predict_series
-from abiwatch.ingest.sources import Event, MboxSlice, NotMail, RawMail, SourceDone, read_slice
+from abiwatch.ingest.sources import (
+    Event,
+    InboxSlice,
+    MboxSlice,
+    NotMail,
+    RawMail,
+    SourceDone,
+    read_inbox_slice,
+    read_slice,
+)
 from abiwatch.ingest.threads import Node, link_threads, predict_links
 
 logger = logging.getLogger(__name__)
@@ -118,6 +127,8 @@ def parse_chunk(chunk: list[Event]) -> list[Any]:
     for ev in chunk:
         if isinstance(ev, MboxSlice):
             out.extend(_parsed(mail) for mail in read_slice(ev))
+        elif isinstance(ev, InboxSlice):
+            out.extend(_parsed(mail) for mail in read_inbox_slice(ev))
         else:
             out.append(_parsed(ev))
     return out
@@ -288,17 +299,21 @@ class Writer:
             [item.source, item.source, item.kind, item.reason, self.run_id])
 
     def _source_done(self, item: SourceDone) -> None:
+        read_error = self.conn.execute(
+            "SELECT 1 FROM parse_problems WHERE subject_key = ? AND kind = 'read-error' "
+            "AND run_id = ?", [item.path, self.run_id]).fetchone()
         if item.kind == "public-inbox":
-            if item.git_commit:
+            # After a slice of this epoch could not be read, later slices' checkpoints
+            # would skip it for good: the epoch stays where it was, and the next run
+            # reads from there (what was written meanwhile comes again as duplicates).
+            if item.git_commit and not read_error:
                 self.conn.execute(
                     "INSERT INTO inbox_progress (git_dir, last_commit, messages) VALUES (?, ?, ?) "
                     "ON CONFLICT(git_dir) DO UPDATE SET last_commit = excluded.last_commit, "
                     "messages = inbox_progress.messages + excluded.messages",
                     [item.path, item.git_commit, item.messages])
             return
-        if self.conn.execute(
-                "SELECT 1 FROM parse_problems WHERE subject_key = ? AND kind = 'read-error' "
-                "AND run_id = ?", [item.path, self.run_id]).fetchone():
+        if read_error:
             return  # part of it could not be read: not done, so the next run reads it again
         self.conn.execute(
             "INSERT OR REPLACE INTO source_files (path, kind, size, mtime, messages, complete, "

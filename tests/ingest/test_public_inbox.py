@@ -7,49 +7,14 @@ import io
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
+import inbox_repo as ir
 import pytest
 
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.ingest.load import ingest
 from abiwatch.ingest.record import parse_message
 from abiwatch.ingest.sources import iter_mbox
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    "GIT_AUTHOR_DATE": "1155202505 +0000", "GIT_COMMITTER_DATE": "1155202505 +0000",
-    "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-}
-
-needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-
-
-def _git(git_dir: Path, *args: str, data: bytes | None = None) -> str:
-    env = dict(os.environ, **GIT_ENV)
-    out = subprocess.run(["git", f"--git-dir={git_dir}", *args], input=data, env=env,
-                         capture_output=True, check=True)
-    return out.stdout.decode().strip()
-
-
-def _epoch(path: Path) -> Path:
-    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=master", str(path)],
-                   check=True, env=dict(os.environ, **GIT_ENV))
-    return path
-
-
-def _commit(git_dir: Path, raw: bytes, name: str = "m") -> str:
-    """Commit one message the way public-inbox does: a tree holding one blob."""
-    blob = _git(git_dir, "hash-object", "-w", "--stdin", data=raw)
-    tree = _git(git_dir, "mktree", data=f"100644 blob {blob}\t{name}\n".encode())
-    try:
-        parent = ["-p", _git(git_dir, "rev-parse", "--verify", "-q", "refs/heads/master")]
-    except subprocess.CalledProcessError:
-        parent = []
-    commit = _git(git_dir, "commit-tree", tree, *parent, "-m", "msg")
-    _git(git_dir, "update-ref", "refs/heads/master", commit)
-    return commit
 
 
 def _real_mails(h) -> list[bytes]:
@@ -64,22 +29,22 @@ def _mid(raw: bytes) -> str:
     return parse_message(raw).message["message_id"]
 
 
-@needs_git
+@ir.needs_git
 def test_v2_inbox_is_read_whole_then_only_new_commits(h, tmp_path, new_db):
     mails = _real_mails(h)
     inbox = tmp_path / "inbox"
-    e0, e1 = _epoch(inbox / "git" / "0.git"), _epoch(inbox / "git" / "1.git")
+    e0, e1 = ir.epoch(inbox / "git" / "0.git"), ir.epoch(inbox / "git" / "1.git")
     for raw in mails[:4]:
-        _commit(e0, raw)
+        ir.commit(e0, raw)
     for raw in mails[4:6]:
-        _commit(e1, raw)
+        ir.commit(e1, raw)
 
     db = new_db()
     first = ingest(db, [str(inbox)], progress=False)
     assert (first.read, first.new) == (6, 6)
     progress = dict(db.execute("SELECT git_dir, last_commit FROM inbox_progress"))
-    assert progress == {str(e0.resolve()): _git(e0, "rev-parse", "master"),
-                        str(e1.resolve()): _git(e1, "rev-parse", "master")}
+    assert progress == {str(e0.resolve()): ir.git(e0, "rev-parse", "master"),
+                        str(e1.resolve()): ir.git(e1, "rev-parse", "master")}
     # each stored message is the blob byte for byte, with its commit as the source
     for raw in mails[:6]:
         stored, source = h.one(db, "SELECT raw, source FROM raw_messages WHERE message_id = ?",
@@ -88,10 +53,10 @@ def test_v2_inbox_is_read_whole_then_only_new_commits(h, tmp_path, new_db):
         assert "@" in source and source.split("@")[0].endswith(".git")
 
     # new mail arrives in both epochs; a removal commit (blob 'd') carries no message
-    _commit(e0, mails[6])
-    _commit(e1, b"removed\n", name="d")
-    _commit(e1, mails[7])
-    _commit(e1, mails[8])
+    ir.commit(e0, mails[6])
+    ir.commit(e1, b"removed\n", name="d")
+    ir.commit(e1, mails[7])
+    ir.commit(e1, mails[8])
     second = ingest(db, [str(inbox)], progress=False)
     assert (second.read, second.new, second.duplicate) == (3, 3, 0)
     assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 9
@@ -102,14 +67,14 @@ def test_v2_inbox_is_read_whole_then_only_new_commits(h, tmp_path, new_db):
     assert third.read == 0
 
 
-@needs_git
+@ir.needs_git
 def test_inbox_read_incrementally_equals_one_clean_read(h, tmp_path, new_db):
     mails = _real_mails(h)
     inbox = tmp_path / "inbox"
-    e0 = _epoch(inbox / "git" / "0.git")
+    e0 = ir.epoch(inbox / "git" / "0.git")
     step = new_db("step.db")
     for i, raw in enumerate(mails):
-        _commit(e0, raw)
+        ir.commit(e0, raw)
         if i % 3 == 2:
             ingest(step, [str(inbox)], progress=False)
     ingest(step, [str(inbox)], progress=False)
@@ -120,27 +85,27 @@ def test_inbox_read_incrementally_equals_one_clean_read(h, tmp_path, new_db):
     assert not diff, diff
 
 
-@needs_git
+@ir.needs_git
 def test_bare_epoch_given_directly_and_rewritten_history(h, tmp_path, new_db):
     mails = _real_mails(h)
-    e0 = _epoch(tmp_path / "0.git")
+    e0 = ir.epoch(tmp_path / "0.git")
     for raw in mails[:3]:
-        _commit(e0, raw)
+        ir.commit(e0, raw)
     db = new_db()
     assert ingest(db, [str(e0)], progress=False).new == 3
     # history rewritten (an admin purged the inbox): the last seen commit is gone
     shutil.rmtree(e0)
-    _epoch(e0)
+    ir.epoch(e0)
     for raw in mails[3:5]:
-        _commit(e0, raw)
+        ir.commit(e0, raw)
     again = ingest(db, [str(e0)], progress=False)
     assert again.new == 2 and again.not_mail == 0
 
 
-@needs_git
+@ir.needs_git
 def test_empty_epoch_is_not_an_error(tmp_path, new_db):
     inbox = tmp_path / "inbox"
-    _epoch(inbox / "git" / "0.git")
+    ir.epoch(inbox / "git" / "0.git")
     stats = ingest(new_db(), [str(inbox)], progress=False)
     assert (stats.read, stats.not_mail) == (0, 0)
 
@@ -157,7 +122,7 @@ def test_real_inbox_built_by_public_inbox_tools(h, tmp_path, new_db):
     home = tmp_path / "home"
     home.mkdir()
     env = dict(os.environ, HOME=str(home), PI_CONFIG=str(home / "pi-config"),
-               ORIGINAL_RECIPIENT="test@example.com", **GIT_ENV)
+               ORIGINAL_RECIPIENT="test@example.com", **ir.GIT_ENV)
     inbox = tmp_path / "inbox"
     subprocess.run(["public-inbox-init", "-V2", "test", str(inbox), "http://example.com/test",
                     "test@example.com"], env=env, check=True, capture_output=True)
@@ -187,3 +152,4 @@ def test_real_inbox_built_by_public_inbox_tools(h, tmp_path, new_db):
     last = subprocess.run(["git", f"--git-dir={epoch}", "rev-parse", "HEAD"], env=env,
                           capture_output=True, check=True).stdout.decode().strip()
     assert h.one(db, "SELECT last_commit FROM inbox_progress")[0] == last
+
