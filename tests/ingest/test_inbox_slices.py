@@ -14,6 +14,7 @@ from pathlib import Path
 
 import inbox_repo as ir
 import pytest
+from processes import processes_mentioning, rows_in
 
 from abiwatch.ingest.load import ingest
 from abiwatch.ingest.sources import (
@@ -183,31 +184,6 @@ def _real_archive_prefix(h, dest: Path, commits: int) -> Path:
     return dest
 
 
-def _progress_rows(db_path: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=0.2)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM inbox_progress").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    """Return the pids of live processes whose command line contains text (Linux /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().split(") ", 1)[1][:1]
-        except OSError:
-            continue
-        if text.encode() in cmd and state != "Z":
-            out.append(int(entry.name))
-    return out
 
 
 @ir.needs_git
@@ -226,7 +202,7 @@ def test_sigkilled_inbox_ingest_resumes_from_its_checkpoint_to_the_same_database
     proc = subprocess.Popen(cli(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
     deadline = time.monotonic() + 240
-    while _progress_rows(killed) == 0 and proc.poll() is None and time.monotonic() < deadline:
+    while rows_in(killed, "inbox_progress") == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # wait for the first slice and its checkpoint to commit
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
@@ -234,9 +210,9 @@ def test_sigkilled_inbox_ingest_resumes_from_its_checkpoint_to_the_same_database
     # the git processes reading the inbox end with it (the workers die with the run and
     # git sees its pipes close); a short grace for them to notice
     deadline = time.monotonic() + 30
-    while _processes_mentioning(str(inbox)) and time.monotonic() < deadline:
+    while processes_mentioning(str(inbox)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _processes_mentioning(str(inbox))
+    assert not processes_mentioning(str(inbox))
     conn = sqlite3.connect(killed)
     checkpoint = conn.execute("SELECT messages FROM inbox_progress").fetchone()[0]
     conn.close()
