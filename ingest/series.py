@@ -131,6 +131,7 @@ def group_series(patches: list[PatchRow]) -> list[Series]:
             cluster.append(p)
         if cluster:
             groups.append(cluster)
+        groups = _join_unthreaded_covers([q for g in groups for q in _postings(g)])
         for g in groups:
             g.sort(key=lambda p: (p.part if p.part is not None else 10**6, p.date or "",
                                   p.message_id))
@@ -145,6 +146,44 @@ def group_series(patches: list[PatchRow]) -> list[Series]:
             s.members.sort(key=lambda p: (p.part if p.part is not None else 10**6,
                                           p.date or "", p.message_id))
     return out
+
+
+def _postings(group: list[PatchRow]) -> list[list[PatchRow]]:
+    """Return the postings in one thread's parts: a part number that comes again, in
+    date order, starts the next posting (a resend or an unlabelled new version sent in
+    reply to the old one, as Patchwork's bugs-nocover-noversion)."""
+    out: list[list[PatchRow]] = []
+    seen: set[int | None] = set()
+    for p in sorted(group, key=lambda p: (p.date or "", p.message_id)):
+        number = 0 if p.kind == "cover" else p.part
+        if out and number not in seen:
+            out[-1].append(p)
+        else:
+            out.append([p])
+            seen = set()
+        seen.add(number)
+    return out
+
+
+def _join_unthreaded_covers(groups: list[list[PatchRow]]) -> list[list[PatchRow]]:
+    """Return the groups with each lone cover letter joined by the unthreaded parts sent
+    closest to it: mail without References (Patchwork's base-no-references-no-cover)
+    is only tied together by author, version, total and time."""
+    lone = [g for g in groups if len(g) == 1 and g[0].kind == "cover"]
+    if not lone:
+        return groups
+    out = [g for g in groups if g not in lone]
+    for g in sorted(out, key=lambda g: min(p.date or "" for p in g)):
+        ids = {p.message_id for p in g}
+        if any(p.kind == "cover" or (p.parent_id and p.parent_id not in ids) for p in g):
+            continue
+        first = min(p.date or "" for p in g)
+        near = [c for c in lone if _days_between(c[0].date, first) <= CLUSTER_GAP_DAYS]
+        if near:
+            cover = min(near, key=lambda c: _days_between(c[0].date, first))
+            lone.remove(cover)
+            g.insert(0, cover[0])
+    return out + lone
 
 
 def predict_series(conn, patches: list[tuple[str, str, int | None, int | None, int | None,
