@@ -15,6 +15,7 @@ import sqlite_utils
 
 from abiwatch.ingest.by_keys import rows_in
 from abiwatch.ingest.subject import normalize_title
+from abiwatch.ingest.trailers import not_sender_reason
 
 logger = logging.getLogger(__name__)
 
@@ -300,19 +301,25 @@ def link_trailers(db: sqlite_utils.Database, thread_ids: set[str]) -> int:
     patches = {r[0]: (r[1], r[2]) for r in conn.execute(
         "SELECT p.message_id, p.kind, p.series_id FROM patches p JOIN messages m "
         "ON m.message_id = p.message_id WHERE m.thread_id IN (SELECT id FROM temp.trailer_threads)")}
+    rows = conn.execute(
+        "SELECT t.id, t.message_id, t.name, t.person_name, t.person_addr, m.from_name, "
+        "m.from_addr FROM trailers t JOIN messages m ON m.message_id = t.message_id "
+        "WHERE m.thread_id IN (SELECT id FROM temp.trailer_threads)").fetchall()
+    # what each patch carries itself: restating it in a reply is not the replier's claim
+    carried = {(r[1], r[2], r[4]) for r in rows if r[1] in patches}
     updates = []
-    for tid, mid in conn.execute(
-            "SELECT t.id, t.message_id FROM trailers t JOIN messages m "
-            "ON m.message_id = t.message_id WHERE m.thread_id IN "
-            "(SELECT id FROM temp.trailer_threads)").fetchall():
+    for tid, mid, name, pname, paddr, from_name, from_addr in rows:
         target = nearest_patch(mid, msgs, patches)
+        reason = None
+        if mid not in patches and (target, name, paddr) not in carried:
+            reason = not_sender_reason(name, pname, paddr, from_name, from_addr)
         if target is None:
-            updates.append((None, None, None, tid))
+            updates.append((None, None, None, reason, tid))
             continue
         kind, sid = patches[target]
-        updates.append((target, sid, "series" if kind == "cover" else "patch", tid))
-    conn.executemany("UPDATE trailers SET patch_message_id = ?, series_id = ?, applies_to = ? "
-                     "WHERE id = ?", updates)
+        updates.append((target, sid, "series" if kind == "cover" else "patch", reason, tid))
+    conn.executemany("UPDATE trailers SET patch_message_id = ?, series_id = ?, applies_to = ?, "
+                     "ignored_reason = ? WHERE id = ?", updates)
     conn.execute("DROP TABLE IF EXISTS temp.trailer_threads")
     return len(updates)
 
