@@ -45,8 +45,9 @@ _BARE_NAK = re.compile(r"^\s*(NAK|NACK|Nak|Nack|NAKed|Nacked|NACKed)"
 
 # "Name <addr>" with anything before the brackets taken as the name: trailer names are
 # not RFC 5322 phrases, and "Tester2, Followup", "Tester1 [corporate]" or "Reviewer1
-# (corporate)" read as address lists or comments lose all but a piece of the name.
-_NAME_ADDR = re.compile(r"^(.*?)\s*<([^<>\s@]+@[^<>\s@]+)>")
+# (corporate)" read as address lists or comments lose all but a piece of the name. An
+# HTML mailer's "<addr<mailto:addr>>" is the same address (b4's htmljunk sample).
+_NAME_ADDR = re.compile(r"^([^<]*?)\s*<([^<>\s@]+@[^<>\s@]+)(?:<mailto:[^<>]*>)?>")
 
 
 def person(value: str) -> tuple[str | None, str | None]:
