@@ -59,7 +59,9 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
     "trailers": ("Trailers (Signed-off-by, Acked-by, Reviewed-by, NAK...) from own text.", {
         "name": "Canonical trailer name (Nacked-by and bare NAK for NAKs)",
         "patch_message_id": "The patch the trailer applies to",
-        "applies_to": "patch, or series when given on a cover letter"}),
+        "applies_to": "patch, or series when given on a cover letter",
+        "ignored_reason": "not-sender: a follow-up's trailer naming someone else; not counted"}),
+    "patch_trailers": ("Trailers each patch carries, cover-letter follow-ups on every patch.", {}),
     "parse_problems": ("Everything that could not be parsed cleanly, per message.", {}),
     "source_files": ("Archive files read, so unchanged files are skipped next time.", {}),
     "inbox_progress": ("Last commit read from each public-inbox git epoch.", {}),

@@ -224,13 +224,14 @@ def series_versions(db: sqlite_utils.Database, series_key: str) -> list[dict]:
 
 
 def series_trailers(db: sqlite_utils.Database, series_ids: list[str]) -> list[dict]:
-    """Return review trailers (acks, reviews, tests, NAKs) given on the series' patches."""
+    """Return review trailers (acks, reviews, tests, NAKs) given on the series' patches,
+    leaving out those a follow-up gave in someone else's name (trailers.ignored_reason)."""
     if not series_ids:
         return []
     marks = ",".join("?" * len(series_ids))
     return rows_as_dicts(db, "SELECT t.name, t.person_name, t.person_addr, t.message_id, t.patch_message_id, "
                       "t.applies_to, m.date FROM trailers t JOIN messages m ON m.message_id = t.message_id "
-                      f"WHERE t.series_id IN ({marks}) AND t.name IN "
+                      f"WHERE t.series_id IN ({marks}) AND t.ignored_reason IS NULL AND t.name IN "
                       "('Acked-by', 'Reviewed-by', 'Tested-by', 'Nacked-by', 'NAK') "
                       "ORDER BY m.date", series_ids)
 

@@ -215,7 +215,7 @@ def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
             CROSS JOIN trailers t ON t.message_id = m.message_id
             LEFT JOIN patches pt ON pt.message_id = t.patch_message_id
             LEFT JOIN messages pm ON pm.message_id = t.patch_message_id
-            WHERE m.date >= :start AND m.date < :end
+            WHERE m.date >= :start AND m.date < :end AND t.ignored_reason IS NULL
               AND (t.name IN (SELECT value FROM json_each(:naks))
                    OR (t.name = 'Acked-by'
                        AND t.message_id IS NOT COALESCE(t.patch_message_id, '')

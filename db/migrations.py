@@ -752,6 +752,32 @@ M019_DECIDED_SUMMARIZED = """
             WHERE p.series_id IS NOT NULL;
 """
 
+M021_TRAILER_CHECKS = """
+        ALTER TABLE trailers ADD COLUMN ignored_reason TEXT;
+        -- the ingest's rule (ingest/trailers.py not_sender_reason) for trailers already
+        -- linked, without b4's "+tag" and sub-domain leniency, which SQL says badly:
+        -- those few stay flagged until their thread is linked again
+        UPDATE trailers SET ignored_reason = 'not-sender' WHERE id IN (
+            SELECT t.id FROM trailers t JOIN messages m ON m.message_id = t.message_id
+            WHERE lower(t.name) LIKE '%-by' AND t.person_addr IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM patches p WHERE p.message_id = t.message_id)
+              AND t.person_addr IS NOT lower(m.from_addr)
+              AND lower(COALESCE(t.person_name, '')) IS NOT lower(COALESCE(m.from_name, ''))
+              AND NOT EXISTS (SELECT 1 FROM trailers o WHERE o.message_id = t.patch_message_id
+                              AND o.name = t.name AND o.person_addr = t.person_addr));
+        CREATE VIEW patch_trailers AS
+            SELECT t.patch_message_id AS patch_message_id, t.id AS trailer_id, t.name,
+                   t.value, t.person_name, t.person_addr, t.message_id, t.applies_to
+            FROM trailers t
+            WHERE t.applies_to = 'patch' AND t.ignored_reason IS NULL
+            UNION ALL
+            SELECT p.message_id, t.id, t.name, t.value, t.person_name, t.person_addr,
+                   t.message_id, t.applies_to
+            FROM trailers t JOIN patches p ON p.series_id = t.series_id AND p.kind != 'cover'
+            WHERE t.applies_to = 'series' AND t.ignored_reason IS NULL
+              AND t.message_id IS NOT t.patch_message_id;
+"""
+
 # (name, SQL script). Append only.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_archive", M001_ARCHIVE),
@@ -774,6 +800,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("018_corrections", M018_CORRECTIONS),
     ("019_decided_summarized", M019_DECIDED_SUMMARIZED),
     ("020_merged_open_corrected", M020_MERGED_OPEN_CORRECTED),
+    ("021_trailer_checks", M021_TRAILER_CHECKS),
 ]
 
 

@@ -51,7 +51,8 @@ def naks(db: sqlite_utils.Database, limit: int = 20) -> list[dict]:
     return rows_as_dicts(db, "SELECT t.message_id, t.name, t.value, t.person_name, t.person_addr, "
                       "t.patch_message_id, m.date, m.subject FROM trailers t "
                       "JOIN messages m ON m.message_id = t.message_id "
-                      "WHERE t.name IN ('NAK', 'Nacked-by') ORDER BY m.date DESC LIMIT ?",
+                      "WHERE t.name IN ('NAK', 'Nacked-by') AND t.ignored_reason IS NULL "
+                      "ORDER BY m.date DESC LIMIT ?",
                   [limit])
 
 

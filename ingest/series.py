@@ -15,6 +15,7 @@ import sqlite_utils
 
 from abiwatch.ingest.by_keys import rows_in
 from abiwatch.ingest.subject import normalize_title
+from abiwatch.ingest.trailers import not_sender_reason
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class PatchRow:
 class Series:
     id: str
     members: list[PatchRow] = field(default_factory=list)
+    # a cover letter without "0/N" (and so without a patches row), see naked_covers
+    naked_cover: str | None = None
 
     @property
     def cover(self) -> PatchRow | None:
@@ -131,6 +134,7 @@ def group_series(patches: list[PatchRow]) -> list[Series]:
             cluster.append(p)
         if cluster:
             groups.append(cluster)
+        groups = _join_unthreaded_covers([q for g in groups for q in _postings(g)])
         for g in groups:
             g.sort(key=lambda p: (p.part if p.part is not None else 10**6, p.date or "",
                                   p.message_id))
@@ -145,6 +149,44 @@ def group_series(patches: list[PatchRow]) -> list[Series]:
             s.members.sort(key=lambda p: (p.part if p.part is not None else 10**6,
                                           p.date or "", p.message_id))
     return out
+
+
+def _postings(group: list[PatchRow]) -> list[list[PatchRow]]:
+    """Return the postings in one thread's parts: a part number that comes again, in
+    date order, starts the next posting (a resend or an unlabelled new version sent in
+    reply to the old one, as Patchwork's bugs-nocover-noversion)."""
+    out: list[list[PatchRow]] = []
+    seen: set[int | None] = set()
+    for p in sorted(group, key=lambda p: (p.date or "", p.message_id)):
+        number = 0 if p.kind == "cover" else p.part
+        if out and number not in seen:
+            out[-1].append(p)
+        else:
+            out.append([p])
+            seen = set()
+        seen.add(number)
+    return out
+
+
+def _join_unthreaded_covers(groups: list[list[PatchRow]]) -> list[list[PatchRow]]:
+    """Return the groups with each lone cover letter joined by the unthreaded parts sent
+    closest to it: mail without References (Patchwork's base-no-references-no-cover)
+    is only tied together by author, version, total and time."""
+    lone = [g for g in groups if len(g) == 1 and g[0].kind == "cover"]
+    if not lone:
+        return groups
+    out = [g for g in groups if g not in lone]
+    for g in sorted(out, key=lambda g: min(p.date or "" for p in g)):
+        ids = {p.message_id for p in g}
+        if any(p.kind == "cover" or (p.parent_id and p.parent_id not in ids) for p in g):
+            continue
+        first = min(p.date or "" for p in g)
+        near = [c for c in lone if _days_between(c[0].date, first) <= CLUSTER_GAP_DAYS]
+        if near:
+            cover = min(near, key=lambda c: _days_between(c[0].date, first))
+            lone.remove(cover)
+            g.insert(0, cover[0])
+    return out + lone
 
 
 def predict_series(conn, patches: list[tuple[str, str, int | None, int | None, int | None,
@@ -198,9 +240,30 @@ def link_series(db: sqlite_utils.Database, authors: set[str]) -> int:
         old_ids = {p.series_id for p in patches if p.series_id}
         conn.executemany("DELETE FROM series WHERE id = ?", [(i,) for i in old_ids])
         series = group_series(patches)
+        covers = naked_covers(conn, author, {p.parent_id for p in patches if p.parent_id})
+        for s in series:
+            if s.cover is None:
+                s.naked_cover = next((p.parent_id for p in s.members
+                                      if p.parent_id in covers), None)
         _write_series(conn, series)
         total += len(series)
     return total
+
+
+def naked_covers(conn, author: str, parents: set[str]) -> set[str]:
+    """Return which of the messages the author's patches answer are naked cover letters.
+
+    As b4 decides: a message with neither "[PATCH 0/N]" nor a diff is still the cover
+    letter of the patches sent in reply to it when it starts the thread, is no reply
+    itself, and comes from the patches' own author (b4's naked-cover-single); a bug
+    report answered with a fix is someone else's mail (naked-cover-bugreport).
+    """
+    if not author:
+        return set()
+    return {r[0] for r in rows_in(
+        conn, "SELECT message_id, from_addr FROM messages WHERE message_id IN ({}) "
+        "AND is_patch = 0 AND is_reply = 0 AND parent_id IS NULL", sorted(parents))
+        if r[1] == author}
 
 
 def _write_series(conn, series: list[Series]) -> None:
@@ -218,7 +281,7 @@ def _write_series(conn, series: list[Series]) -> None:
             rows.append({
                 "id": s.id, "series_key": key, "title": anchor.title,
                 "version": anchor.version, "is_rfc": int(anchor.is_rfc),
-                "cover_message_id": s.cover.message_id if s.cover else None,
+                "cover_message_id": s.cover.message_id if s.cover else s.naked_cover,
                 "supersedes": group[i - 1].id if i > 0 else None,
                 "superseded_by": group[i + 1].id if i + 1 < len(group) else None,
                 "author_name": anchor.author_name, "author_addr": anchor.author_addr,
@@ -236,6 +299,14 @@ def _write_series(conn, series: list[Series]) -> None:
     # before this regrouping: bring their series along
     conn.executemany("UPDATE trailers SET series_id = ?1 WHERE patch_message_id = ?2 "
                      "AND series_id IS NOT ?1", members)
+    # a follow-up in a naked cover letter's thread with no patch above it answers the
+    # cover: its trailers apply to the series, as on a "0/N" cover (link_trailers ran
+    # before the cover was known to be one)
+    conn.executemany(
+        "UPDATE trailers SET patch_message_id = ?1, series_id = ?2, applies_to = 'series' "
+        "WHERE patch_message_id IS NULL AND message_id IN "
+        "(SELECT message_id FROM messages WHERE thread_id = ?1)",
+        [(s.naked_cover, s.id) for s in series if s.naked_cover])
     cols = list(rows[0]) if rows else []
     if rows:
         conn.executemany(
@@ -261,19 +332,34 @@ def link_trailers(db: sqlite_utils.Database, thread_ids: set[str]) -> int:
     patches = {r[0]: (r[1], r[2]) for r in conn.execute(
         "SELECT p.message_id, p.kind, p.series_id FROM patches p JOIN messages m "
         "ON m.message_id = p.message_id WHERE m.thread_id IN (SELECT id FROM temp.trailer_threads)")}
+    # naked cover letters (no patches row) already known, by their thread
+    naked = {r[0]: r[1] for r in conn.execute(
+        "SELECT cover_message_id, id FROM series WHERE cover_message_id IN "
+        "(SELECT id FROM temp.trailer_threads) AND cover_message_id NOT IN "
+        "(SELECT message_id FROM patches)")}
+    rows = conn.execute(
+        "SELECT t.id, t.message_id, t.name, t.person_name, t.person_addr, m.from_name, "
+        "m.from_addr, m.thread_id FROM trailers t JOIN messages m "
+        "ON m.message_id = t.message_id "
+        "WHERE m.thread_id IN (SELECT id FROM temp.trailer_threads)").fetchall()
+    # what each patch carries itself: restating it in a reply is not the replier's claim
+    carried = {(r[1], r[2], r[4]) for r in rows if r[1] in patches}
     updates = []
-    for tid, mid in conn.execute(
-            "SELECT t.id, t.message_id FROM trailers t JOIN messages m "
-            "ON m.message_id = t.message_id WHERE m.thread_id IN "
-            "(SELECT id FROM temp.trailer_threads)").fetchall():
+    for tid, mid, name, pname, paddr, from_name, from_addr, thread in rows:
         target = nearest_patch(mid, msgs, patches)
+        reason = None
+        if mid not in patches and (target, name, paddr) not in carried:
+            reason = not_sender_reason(name, pname, paddr, from_name, from_addr)
+        if target is None and thread in naked:
+            updates.append((thread, naked[thread], "series", reason, tid))
+            continue
         if target is None:
-            updates.append((None, None, None, tid))
+            updates.append((None, None, None, reason, tid))
             continue
         kind, sid = patches[target]
-        updates.append((target, sid, "series" if kind == "cover" else "patch", tid))
-    conn.executemany("UPDATE trailers SET patch_message_id = ?, series_id = ?, applies_to = ? "
-                     "WHERE id = ?", updates)
+        updates.append((target, sid, "series" if kind == "cover" else "patch", reason, tid))
+    conn.executemany("UPDATE trailers SET patch_message_id = ?, series_id = ?, applies_to = ?, "
+                     "ignored_reason = ? WHERE id = ?", updates)
     conn.execute("DROP TABLE IF EXISTS temp.trailer_threads")
     return len(updates)
 

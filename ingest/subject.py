@@ -116,8 +116,13 @@ def parse_subject(subject: str | None) -> Subject:
         text = text[bare.end():]
     if is_rfc and not is_pull:
         is_patch = True
-    if total == 0 or (counter is not None and total is not None and counter > total):
+    if total == 0:
         counter = total = None
+    elif counter is not None and total is not None and counter > total:
+        # "[PATCH 3/2]", a part added to a posting after it was sent: the part number
+        # is the author's word, the total is what turned out wrong (Patchwork keeps the
+        # part in the cover letter's series too).
+        total = None
     return Subject(
         title=text.strip(),
         is_reply=is_reply,

@@ -106,9 +106,9 @@ def test_unclosed_bracket_does_not_leak_into_title():
     assert parse_subject("[PATCH v2 x86: foo").title == "PATCH v2 x86: foo"
 
 
-def test_counter_larger_than_total_is_dropped():
-    s = parse_subject("[PATCH 2/1] x")
-    assert (s.counter, s.total) == (None, None)
+def test_counter_larger_than_total_keeps_the_part_not_the_total():
+    s = parse_subject("[PATCH 3/2] test: Remove Markdown formatting")
+    assert (s.counter, s.total) == (3, None)
 
 
 def test_normalized_title_matches_across_versions():

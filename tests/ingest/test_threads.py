@@ -223,7 +223,10 @@ def test_a_database_made_before_migration_014_is_upgraded_and_keeps_its_threads(
 
     path = tmp_path / "old.db"
     with monkeypatch.context() as m:
-        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:13])
+        # every migration but 014: the ingest of today writes the columns of later ones
+        # (021's trailers.ignored_reason)
+        m.setattr(migrations, "MIGRATIONS",
+                  migrations.MIGRATIONS[:13] + migrations.MIGRATIONS[14:])
         old = open_db(path)
         ingest(old, [str(h.fixture("b4-quoted-trailer-not-credited.mbox"))], progress=False)
         assert "014_subject_order" not in migrations.applied_migrations(old)

@@ -137,3 +137,81 @@ def test_nacked_by_trailer_names_the_nacker_not_the_author():
     got = extract_trailers("Nacked-by: Christoph Hellwig <hch@lst.de>", ("A", "a@example.com"))
     assert [(t.name, t.person_name, t.person_addr) for t in got] == \
         [("Nacked-by", "Christoph Hellwig", "hch@lst.de")]
+
+
+def _b4(h, name: str):
+    return h.shared("b4-samples", name)
+
+
+def test_cover_letter_review_is_carried_by_every_patch_of_the_series(h, ingest_into):
+    # b4's trailers-followup-with-cover: Reviewed-by on the 0/2 goes on 1/2 and 2/2
+    db, _ = ingest_into([_b4(h, "trailers-followup-with-cover.mbox")])
+    carried = {}
+    for patch, name, who in db.execute(
+            "SELECT patch_message_id, name, person_name FROM patch_trailers "
+            "WHERE message_id LIKE 'fwup-%'"):
+        carried.setdefault(patch, set()).add((name, who))
+    assert carried == {
+        "patch-1-message@example.com": {("Reviewed-by", "Coverletter Reviewer1")},
+        "patch-2-message@example.com": {("Reviewed-by", "Coverletter Reviewer1"),
+                                        ("Reviewed-by", "Followup Reviewer1")}}
+
+
+def test_trailer_given_in_someone_elses_name_is_kept_but_not_counted(h, ingest_into):
+    # b4's trailers-followup-single: "Mismatched Reviewer <...@example.com>" sends
+    # "Reviewed-by: Mismatched Reviewer1 <...@example.net>"; b4 flags it and leaves it out
+    from abiwatch.db.answer_queries import series_trailers
+
+    db, _ = ingest_into([_b4(h, "trailers-followup-single.mbox")])
+    got = dict(db.execute("SELECT message_id, ignored_reason FROM trailers "
+                          "WHERE message_id LIKE 'fwup-%'").fetchall())
+    assert got == {"fwup-message-1@example.com": None, "fwup-message-2@example.com": None,
+                   "fwup-message-3@example.com": "not-sender"}
+    counted = {t["person_addr"] for t in series_trailers(db, ["orig-message@example.com"])}
+    assert counted == {"original-reviewer@example.com", "followup-reviewer1@example.com",
+                       "followup-reviewer2@example.com"}
+
+
+def test_only_the_trailer_not_from_its_sender_is_flagged(h, ingest_into):
+    # b4's test_mismatched_trailer_already_on_patch_is_not_flagged: only Tested-by
+    db, _ = ingest_into([_b4(h, "trailers-followup-already-present.mbox")])
+    assert db.execute("SELECT name, person_addr FROM trailers WHERE ignored_reason IS NOT NULL"
+                      ).fetchall() == [("Tested-by", "someone-else@example.com")]
+
+
+def test_names_before_the_address_are_taken_whole(h, ingest_into):
+    # b4's trailers-followup-name-parens, fwup-message-1/4/5 (b4 loses 4 and 5: its
+    # address parser reads "[...]" and "," as syntax; docs/schema.md)
+    db, _ = ingest_into([_b4(h, "trailers-followup-name-parens.mbox")])
+    got = db.execute("SELECT message_id, person_name, person_addr, ignored_reason FROM trailers "
+                     "WHERE message_id IN ('fwup-message-1@example.com', "
+                     "'fwup-message-4@example.com', 'fwup-message-5@example.com') "
+                     "ORDER BY message_id").fetchall()
+    assert got == [
+        ("fwup-message-1@example.com", "Followup Reviewer1 (corporate)",
+         "followup-reviewer1@example.com", None),
+        ("fwup-message-4@example.com", "Followup Tester1 [corporate]",
+         "followup-tester1@example.com", None),
+        ("fwup-message-5@example.com", "Tester2, Followup", "followup-tester2@example.com", None)]
+
+
+def test_html_mailto_junk_around_a_trailer_address_is_dropped():
+    # b4's trailers-followup-htmljunk
+    got = extract_trailers("Reviewed-by: HTML Junker <html-junker@example.com"
+                           "<mailto:html-junker@example.com>>", ("HTML Junker", None))
+    assert [(t.person_name, t.person_addr) for t in got] == [
+        ("HTML Junker", "html-junker@example.com")]
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("foo@example.com", "FOO@example.com", True),
+    ("foo+kernel@example.com", "foo@example.com", True),
+    ("foo@linux.intel.com", "foo@intel.com", True),
+    ("mismatched-reviewer1@example.net", "mismatched-reviewer1@example.com", False),
+    ("foo@example.com", "bar@example.com", False),
+    ("foo@badintel.com", "foo@intel.com", False),
+])
+def test_same_address_as_b4_judges_it(a, b, same):
+    from abiwatch.ingest.trailers import same_address
+
+    assert same_address(a, b) is same
