@@ -117,11 +117,15 @@ def _date(headers, first: dict[str, bytes], problems: Problems, mbox_from: str |
     return None, date_raw, "none"
 
 
-def is_revision(own: str, trailers) -> bool:
-    """Return True when a reply's own diff is a patch to apply: it is signed off, or the
-    words around it call it an updated or replacement patch. A reviewer's "something
-    like this?" sketch has neither and stays a reply."""
-    return any(t.name == "Signed-off-by" for t in trailers) or bool(_REVISION_WORDS.search(own))
+def is_revision(own: str, trailers, title: str) -> bool:
+    """Return True when a reply's own diff is a new version of the patch it answers: the
+    words around it call it an updated or replacement patch, or it is signed off and
+    carries no pasted Subject: of another title (a new patch, not a version of this one).
+    A reviewer's "something like this?" sketch is neither and stays a reply."""
+    if _REVISION_WORDS.search(own):
+        return True
+    return any(t.name == "Signed-off-by" for t in trailers) and \
+        normalize_title(embedded_title(own) or title) == normalize_title(title)
 
 
 def embedded_title(own: str) -> str | None:
@@ -225,7 +229,6 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         or (not subj.is_reply and _REQUEST_PULL.search(split.own))) else None
     trailers = extract_trailers(split.own, (from_name, from_addr))
     kind = None
-    title = subj.title
     if not subj.is_reply and not subj.is_forward:
         if subj.is_pull or pull:
             kind = "pull"
@@ -236,9 +239,9 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         elif subj.is_patch and _is_announce(subj.prefixes):
             pull = announced_patch_url(split.own)
             kind = "announce" if pull else None
-    elif subj.is_reply and not subj.is_forward and diffs and is_revision(split.own, trailers):
+    elif subj.is_reply and not subj.is_forward and diffs \
+            and is_revision(split.own, trailers, subj.title):
         kind = "revision"
-        title = embedded_title(split.own) or title
     summary = summarize_diffs(diffs) if diffs else None
     if summary is None and kind == "cover" and split.diffstat:
         # a cover letter's diffstat is the series' list of files
@@ -294,7 +297,7 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         patch = {
             "message_id": mid,
             "kind": kind,
-            "title": title,
+            "title": subj.title,
             "version": subj.version,
             "part": subj.counter,
             "total": subj.total,

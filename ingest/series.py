@@ -90,6 +90,9 @@ def group_series(patches: list[PatchRow]) -> list[Series]:
     covers = {p.message_id: p for p in patches if p.kind == "cover"}
     under_cover: dict[str, list[PatchRow]] = {}
     for p in sorted(patches, key=lambda p: (p.date or "", p.message_id)):
+        if p.kind == "revision":  # a patch posted in a reply stands alone (revision_keys)
+            singles.append(Series(p.message_id, [p]))
+            continue
         cover = covers.get(p.parent_id or "")
         if p.kind != "cover" and p.part is not None and cover is not None \
                 and p.version in (cover.version, 1):
@@ -168,7 +171,7 @@ def predict_series(conn, patches: list[tuple[str, str, int | None, int | None, i
     out: dict[str, str | None] = {}
     for mid, kind, version, part, total, addr, parent in patches:
         cover = covers.get(parent or "")
-        if kind == "cover":
+        if kind in ("cover", "revision"):
             out[mid] = mid
         elif part is not None and cover is not None and cover[1] == addr \
                 and (version or 1) in (cover[0], 1):
