@@ -196,12 +196,13 @@ def link_series(db: sqlite_utils.Database, authors: set[str]) -> int:
     """Regroup all the patches of the given authors into series; return how many."""
     conn = db.conn
     total = 0
-    for group in _revision_groups(conn, authors):
+    patches_of: dict[str, list[PatchRow]] = {}  # read once, for grouping and for regrouping
+    for group in _revision_groups(conn, authors, patches_of):
         # authors tied by a revision (a replacement patch posted in reply to another's
         # patch) are regrouped together, so that their versions form one chain
         series: list[Series] = []
         for author in group:
-            patches = _author_patches(conn, author)
+            patches = patches_of.pop(author, None) or _author_patches(conn, author)
             old_ids = {p.series_id for p in patches if p.series_id}
             conn.executemany("DELETE FROM series WHERE id = ?", [(i,) for i in old_ids])
             series.extend(group_series(patches))
@@ -229,13 +230,15 @@ _ANSWERED = """
 """
 
 
-def _revision_groups(conn, authors: set[str]) -> list[list[str]]:
+def _revision_groups(conn, authors: set[str],
+                     patches_of: dict[str, list[PatchRow]]) -> list[list[str]]:
     """Return the authors in groups: those tied by revisions of each other's patches together."""
     group_of = {a: {a} for a in authors}
     todo = sorted(authors)
     while todo:
-        threads = sorted({p.thread_id for a in todo for p in _author_patches(conn, a)
-                          if p.thread_id})
+        for a in todo:
+            patches_of[a] = _author_patches(conn, a)
+        threads = sorted({p.thread_id for a in todo for p in patches_of[a] if p.thread_id})
         todo = []
         for rev, rev_author in rows_in(conn, _REVISIONS_IN_THREADS, threads):
             found = conn.execute(_ANSWERED, [rev]).fetchone()
