@@ -51,7 +51,7 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
         "received": "Number of patches found in the archive",
         "first_date": "When the first mail of the series was sent"}),
     "patches": ("One row per patch mail (or cover letter, or pull request).", {
-        "kind": "diff, cover or pull",
+        "kind": "diff, attachment, cover, pull, revision (a new version posted in a reply) or announce",
         "series_id": "The series this patch belongs to",
         "part": "The n in [PATCH n/N]",
         "diff": "The patch itself"}),

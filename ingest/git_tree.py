@@ -149,7 +149,7 @@ def _store_releases(db: sqlite_utils.Database, repo: Path, key: str) -> int:
         " c.sha IN (SELECT sha FROM commit_trailers WHERE message_id IN (SELECT message_id FROM patches))"
         " OR c.patch_id IN (SELECT patch_id FROM posted_patch_ids)"
         " OR c.norm_subject IN (SELECT m.norm_subject FROM patches p JOIN messages m"
-        "                       ON m.message_id = p.message_id WHERE p.kind = 'diff'))", [key])]
+        "                       ON m.message_id = p.message_id WHERE p.kind IN ('diff', 'revision')))", [key])]
     named = 0
     for start in range(0, len(shas), _NAME_REV_BATCH):
         chunk = shas[start:start + _NAME_REV_BATCH]

@@ -24,11 +24,11 @@ _SLACK_DAYS = 1
 _BY_LINK = """
     INSERT OR IGNORE INTO patch_commits (message_id, sha, method)
     SELECT p.message_id, t.sha, 'link' FROM commit_trailers t
-    JOIN patches p ON p.message_id = t.message_id AND p.kind = 'diff'
+    JOIN patches p ON p.message_id = t.message_id AND p.kind IN ('diff', 'revision')
     UNION
     SELECT mp.message_id, t.sha, 'link' FROM commit_trailers t
     JOIN patches cv ON cv.message_id = t.message_id AND cv.kind = 'cover'
-    JOIN patches mp ON mp.series_id = cv.series_id AND mp.kind = 'diff'
+    JOIN patches mp ON mp.series_id = cv.series_id AND mp.kind IN ('diff', 'revision')
     JOIN messages mm ON mm.message_id = mp.message_id
     JOIN commits c ON c.sha = t.sha AND c.norm_subject = mm.norm_subject
 """
@@ -39,7 +39,7 @@ _NEAREST = """
         SELECT p.message_id, c.sha, ROW_NUMBER() OVER (PARTITION BY c.sha ORDER BY m.date DESC) AS rn
         FROM {evidence}
         JOIN messages m ON m.message_id = p.message_id
-        WHERE p.kind = 'diff' AND c.sha NOT IN (SELECT sha FROM patch_commits)
+        WHERE p.kind IN ('diff', 'revision') AND c.sha NOT IN (SELECT sha FROM patch_commits)
           AND julianday(m.date) <= julianday(c.committer_date) + ?
           AND julianday(c.committer_date) - julianday(m.date) <= ?
     ) WHERE rn = 1
@@ -91,7 +91,7 @@ def _store_posted_patch_ids(db: sqlite_utils.Database) -> None:
         return
     missing = conn.execute(
         "SELECT p.message_id, p.diff FROM patches p LEFT JOIN posted_patch_ids pi "
-        "ON pi.message_id = p.message_id WHERE p.kind = 'diff' AND pi.message_id IS NULL").fetchall()
+        "ON pi.message_id = p.message_id WHERE p.kind IN ('diff', 'revision') AND pi.message_id IS NULL").fetchall()
     for start in range(0, len(missing), 2000):
         batch = [(mid, diff) for mid, diff in missing[start:start + 2000] if diff]
         found = posted_patch_ids(batch)
@@ -105,7 +105,7 @@ _SERIES = """
            COUNT(DISTINCT pc.message_id) AS merged,
            MIN(c.committer_date) AS merged_date
     FROM series s
-    LEFT JOIN patches p ON p.series_id = s.id AND p.kind = 'diff'
+    LEFT JOIN patches p ON p.series_id = s.id AND p.kind IN ('diff', 'revision')
     LEFT JOIN patch_commits pc ON pc.message_id = p.message_id
     LEFT JOIN commits c ON c.sha = pc.sha
     GROUP BY s.id

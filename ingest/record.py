@@ -36,6 +36,16 @@ from abiwatch.ingest.subject import normalize_title, parse_subject
 from abiwatch.ingest.trailers import extract_trailers
 
 _REQUEST_PULL = re.compile(r"are available in the git repository at", re.I)
+# How a 2006-style reply says its diff is a new posting of the patch, not a sketch:
+# "Updated patch below.", "replacement patch", "take 2", "new version attached".
+_REVISION_WORDS = re.compile(
+    r"\b(updated|new|revised|replacement|respun|refreshed|fixed|corrected|incremental)"
+    r"\s+(patch|version|diff)\b|\bpatch\s+(below|attached|follows)\b|\btake\s+(2|two|3|three)\b",
+    re.I)
+# "[announce] [patch] ..." with the patches behind a link, not in the mail
+_PATCH_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"')\]]+", re.I)
+# a format-patch embedded after "---" in a reply: its own Subject: names the patch
+_EMBEDDED_SUBJECT = re.compile(r"^Subject:\s*(.+)$", re.M)
 MAX_REFERENCES = 200  # fuzzed mails carry thousands; real threads never need more
 
 
@@ -105,6 +115,33 @@ def _date(headers, first: dict[str, bytes], problems: Problems, mbox_from: str |
     if dt is not None:
         return dt, date_raw, "mbox_from"
     return None, date_raw, "none"
+
+
+def is_revision(own: str, trailers, title: str) -> bool:
+    """Return True when a reply's own diff is a new version of the patch it answers: the
+    words around it call it an updated or replacement patch, or it is signed off and
+    carries no pasted Subject: of another title (a new patch, not a version of this one).
+    A reviewer's "something like this?" sketch is neither and stays a reply."""
+    if _REVISION_WORDS.search(own):
+        return True
+    return any(t.name == "Signed-off-by" for t in trailers) and \
+        normalize_title(embedded_title(own) or title) == normalize_title(title)
+
+
+def embedded_title(own: str) -> str | None:
+    """Return the title of a format-patch pasted into a reply ("---", "Subject: ..."), if any."""
+    m = _EMBEDDED_SUBJECT.search(own)
+    return parse_subject(m.group(1)).title or None if m else None
+
+
+def _is_announce(prefixes: tuple[str, ...]) -> bool:
+    return any(p.lower().startswith("announce") for p in prefixes)
+
+
+def announced_patch_url(own: str) -> str | None:
+    """Return the first link in an announcement's own text (where its patches are)."""
+    m = _PATCH_URL.search(own)
+    return m.group(0) if m else None
 
 
 def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | None = None,
@@ -190,6 +227,7 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
     pull = pull_request_url(split.own) if (
         subj.is_pull or "GIT PULL" in subject.upper()
         or (not subj.is_reply and _REQUEST_PULL.search(split.own))) else None
+    trailers = extract_trailers(split.own, (from_name, from_addr))
     kind = None
     if not subj.is_reply and not subj.is_forward:
         if subj.is_pull or pull:
@@ -198,13 +236,18 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
             kind = "attachment" if attached and not split.diffs else "diff"
         elif subj.is_patch and subj.is_cover:
             kind = "cover"
+        elif subj.is_patch and _is_announce(subj.prefixes):
+            pull = announced_patch_url(split.own)
+            kind = "announce" if pull else None
+    elif subj.is_reply and not subj.is_forward and diffs \
+            and is_revision(split.own, trailers, subj.title):
+        kind = "revision"
     summary = summarize_diffs(diffs) if diffs else None
     if summary is None and kind == "cover" and split.diffstat:
         # a cover letter's diffstat is the series' list of files
         stat = summarize_diffstat(split.diffstat)
         summary = stat if stat.files else None
 
-    trailers = extract_trailers(split.own, (from_name, from_addr))
     change_id = next((t.value for t in trailers if t.name == "change-id"), None)
 
     lists = []

@@ -93,6 +93,9 @@ def group_series(patches: list[PatchRow]) -> list[Series]:
     covers = {p.message_id: p for p in patches if p.kind == "cover"}
     under_cover: dict[str, list[PatchRow]] = {}
     for p in sorted(patches, key=lambda p: (p.date or "", p.message_id)):
+        if p.kind == "revision":  # a patch posted in a reply stands alone (revision_keys)
+            singles.append(Series(p.message_id, [p]))
+            continue
         cover = covers.get(p.parent_id or "")
         if p.kind != "cover" and p.part is not None and cover is not None \
                 and p.version in (cover.version, 1):
@@ -210,7 +213,7 @@ def predict_series(conn, patches: list[tuple[str, str, int | None, int | None, i
     out: dict[str, str | None] = {}
     for mid, kind, version, part, total, addr, parent in patches:
         cover = covers.get(parent or "")
-        if kind == "cover":
+        if kind in ("cover", "revision"):
             out[mid] = mid
         elif part is not None and cover is not None and cover[1] == addr \
                 and (version or 1) in (cover[0], 1):
@@ -235,17 +238,23 @@ def link_series(db: sqlite_utils.Database, authors: set[str]) -> int:
     """Regroup all the patches of the given authors into series; return how many."""
     conn = db.conn
     total = 0
-    for author in sorted(authors):
-        patches = _author_patches(conn, author)
-        old_ids = {p.series_id for p in patches if p.series_id}
-        conn.executemany("DELETE FROM series WHERE id = ?", [(i,) for i in old_ids])
-        series = group_series(patches)
-        covers = naked_covers(conn, author, {p.parent_id for p in patches if p.parent_id})
-        for s in series:
-            if s.cover is None:
-                s.naked_cover = next((p.parent_id for p in s.members
-                                      if p.parent_id in covers), None)
-        _write_series(conn, series)
+    patches_of: dict[str, list[PatchRow]] = {}  # read once, for grouping and for regrouping
+    for group in _revision_groups(conn, authors, patches_of):
+        # authors tied by a revision (a replacement patch posted in reply to another's
+        # patch) are regrouped together, so that their versions form one chain
+        series: list[Series] = []
+        for author in group:
+            patches = patches_of.pop(author, None) or _author_patches(conn, author)
+            old_ids = {p.series_id for p in patches if p.series_id}
+            conn.executemany("DELETE FROM series WHERE id = ?", [(i,) for i in old_ids])
+            grouped = group_series(patches)
+            covers = naked_covers(conn, author, {p.parent_id for p in patches if p.parent_id})
+            for one in grouped:
+                if one.cover is None:
+                    one.naked_cover = next((p.parent_id for p in one.members
+                                            if p.parent_id in covers), None)
+            series.extend(grouped)
+        _write_series(conn, series, _answered_patches(conn, series))
         total += len(series)
     return total
 
@@ -266,21 +275,103 @@ def naked_covers(conn, author: str, parents: set[str]) -> set[str]:
         if r[1] == author}
 
 
-def _write_series(conn, series: list[Series]) -> None:
-    keyed: dict[str, list[Series]] = {}
+_REVISIONS_IN_THREADS = (
+    "SELECT p.message_id, COALESCE(m.from_addr, '') FROM messages m "
+    "JOIN patches p ON p.message_id = m.message_id "
+    "WHERE m.thread_id IN ({}) AND p.kind = 'revision'")
+# The nearest patch up a revision's reply chain, through missing parents too.
+_ANSWERED = """
+    WITH RECURSIVE up(mid, depth) AS (
+        SELECT parent_id, 1 FROM messages WHERE message_id = ?1
+        UNION ALL
+        SELECT COALESCE(m.parent_id, ph.parent_id), up.depth + 1 FROM up
+        LEFT JOIN messages m ON m.message_id = up.mid
+        LEFT JOIN placeholders ph ON ph.message_id = up.mid
+        WHERE up.mid IS NOT NULL AND up.depth < 200
+          AND NOT EXISTS (SELECT 1 FROM patches WHERE message_id = up.mid))
+    SELECT up.mid, COALESCE(m.from_addr, '') FROM up JOIN patches p ON p.message_id = up.mid
+    JOIN messages m ON m.message_id = up.mid ORDER BY up.depth LIMIT 1
+"""
+
+
+def _revision_groups(conn, authors: set[str],
+                     patches_of: dict[str, list[PatchRow]]) -> list[list[str]]:
+    """Return the authors in groups: those tied by revisions of each other's patches together."""
+    group_of = {a: {a} for a in authors}
+    todo = sorted(authors)
+    while todo:
+        for a in todo:
+            patches_of[a] = _author_patches(conn, a)
+        threads = sorted({p.thread_id for a in todo for p in patches_of[a] if p.thread_id})
+        todo = []
+        for rev, rev_author in rows_in(conn, _REVISIONS_IN_THREADS, threads):
+            found = conn.execute(_ANSWERED, [rev]).fetchone()
+            if found is None:
+                continue
+            for a in (rev_author, found[1]):
+                if a not in group_of:
+                    group_of[a] = {a}
+                    todo.append(a)
+            merged = group_of[rev_author] | group_of[found[1]]
+            for a in merged:
+                group_of[a] = merged
+    groups = {id(g): g for g in group_of.values()}
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: g[0])
+
+
+def _answered_patches(conn, series: list[Series]) -> dict[str, str]:
+    """Return revision message id -> the patch it answers, for the revisions in series."""
+    out = {}
     for s in series:
-        keyed.setdefault(series_key(s), []).append(s)
+        for p in s.members:
+            if p.kind == "revision":
+                found = conn.execute(_ANSWERED, [p.message_id]).fetchone()
+                if found is not None:
+                    out[p.message_id] = found[0]
+    return out
+
+
+def revision_keys(series: list[Series], answered: dict[str, str]) -> dict[str, str]:
+    """Return each series' key; a revision posted in reply to a patch of the same title
+    takes the key of that patch's series, so it is the next version in its chain."""
+    home = {p.message_id: s for s in series for p in s.members}
+    keys: dict[str, str] = {}
+
+    def key(s: Series, depth: int = 0) -> str:
+        if s.id not in keys:
+            anchor = s.members[0]
+            target = home.get(answered.get(anchor.message_id, ""))
+            same = target is not None and target is not s and depth < 50 and \
+                normalize_title((target.cover or target.members[0]).title) == \
+                normalize_title(anchor.title)
+            keys[s.id] = key(target, depth + 1) if same else series_key(s)
+        return keys[s.id]
+    for s in series:
+        key(s)
+    return keys
+
+
+def _write_series(conn, series: list[Series], answered: dict[str, str]) -> None:
+    keyed: dict[str, list[Series]] = {}
+    keys = revision_keys(series, answered)
+    for s in series:
+        keyed.setdefault(keys[s.id], []).append(s)
     rows = []
     members: list[tuple[str, str]] = []
     for key, group in keyed.items():
         group.sort(key=lambda s: (s.members[0].version, min(p.date or "" for p in s.members),
                                   s.id))
+        version = 0
         for i, s in enumerate(group):
             anchor = s.cover or s.members[0]
             dates = sorted(p.date for p in s.members if p.date)
+            # a revision repeats the subject ("Re: [PATCH] paravirt.h"): it is one
+            # version on from the posting before it
+            version = max(anchor.version, version + 1) if anchor.kind == "revision" \
+                else anchor.version
             rows.append({
                 "id": s.id, "series_key": key, "title": anchor.title,
-                "version": anchor.version, "is_rfc": int(anchor.is_rfc),
+                "version": version, "is_rfc": int(anchor.is_rfc),
                 "cover_message_id": s.cover.message_id if s.cover else s.naked_cover,
                 "supersedes": group[i - 1].id if i > 0 else None,
                 "superseded_by": group[i + 1].id if i + 1 < len(group) else None,

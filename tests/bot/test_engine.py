@@ -240,3 +240,18 @@ paths = ["drivers/virtio/", "include/uapi/linux/virtio"]
     assert "unknown interface" not in (a.note or "")
     summary = engine.ask("interface virtio")
     assert summary.summary["messages"] > 0  # tagged with the new interface
+
+
+def test_patch_answer_lists_a_revision_posted_in_a_reply_as_a_version(tmp_path):
+    # 2006 style: "Updated patch below." from the author, a replacement from Zach Amsden
+    path = tmp_path / "abiwatch.db"
+    db = open_db(path)
+    ingest(db, [str(REPO / "tests" / "fixtures" / "ingest" /
+                    "lkml-2006-style-revisions-in-replies.mbox")], progress=False)
+    db.conn.close()
+    a = Engine(path).ask("patch paravirt.h")
+    assert [(v["version"], v["id"]) for v in a.summary["versions"]] == [
+        (1, "1155186601.style-example.1@rustcorp.com.au"),
+        (2, "1155250964.style-example.3@rustcorp.com.au"),
+        (3, "44DCCF2B.style-example.5@vmware.com")]
+    assert f"  v2 (2006-08-10) {LORE}1155250964.style-example.3@rustcorp.com.au" in to_text(a)

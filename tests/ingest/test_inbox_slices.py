@@ -40,15 +40,15 @@ def _all_fixture_mails(h) -> list[bytes]:
     out = []
     for f in sorted(h.FIXTURES.glob("*.mbox")):
         out += [m.raw for m in iter_mbox(io.BytesIO(f.read_bytes()), f.name)]
-    return out  # 30 real messages
+    return out  # 30 real messages, 8 written in the 2006 LKML style
 
 
 REMOVALS = (7, 20)  # where _fixture_inbox puts its removal commits
 
 
 def _fixture_inbox(h, tmp_path: Path) -> tuple[Path, Path, list[str], list[bytes]]:
-    """An inbox of the 30 fixture mails with two removal commits among them; return
-    (inbox, epoch, its 32 commits, the mails)."""
+    """An inbox of the 38 fixture mails with two removal commits among them; return
+    (inbox, epoch, its 40 commits, the mails)."""
     mails = _all_fixture_mails(h)
     inbox = tmp_path / "inbox"
     e0 = ir.epoch(inbox / "git" / "0.git")
@@ -140,8 +140,8 @@ def test_two_workers_reading_slices_give_the_same_database_as_one_process(h, tmp
     ingest(one, [str(inbox)], progress=False, workers=1, batch_size=4)
     two = new_db("two.db")
     stats = ingest(two, [str(inbox)], progress=False, workers=2, batch_size=4)
-    assert stats.read == 30
-    assert h.one(two, "SELECT messages FROM inbox_progress")[0] == 30
+    assert stats.read == 38
+    assert h.one(two, "SELECT messages FROM inbox_progress")[0] == 38
     diff = h.diff_dumps(h.dump(tmp_path / "one.db"), h.dump(tmp_path / "two.db"))
     assert not diff, diff
 
@@ -170,7 +170,7 @@ def test_an_interrupted_inbox_ingest_resumes_to_the_same_database(h, tmp_path, n
     monkeypatch.undo()
     assert h.one(cut, "SELECT messages FROM inbox_progress")[0] == 12  # 3 batches of 4
     resumed = ingest(cut, [str(inbox)], progress=False, workers=1, batch_size=4)
-    assert (resumed.read, resumed.duplicate) == (18, 0)  # from the checkpoint, nothing twice
+    assert (resumed.read, resumed.duplicate) == (26, 0)  # from the checkpoint, nothing twice
     diff = h.diff_dumps(h.dump(tmp_path / "clean.db"), h.dump(tmp_path / "cut.db"))
     assert not diff, diff
 

@@ -3,6 +3,12 @@ their replies' subjects, and versions of one series."""
 
 from __future__ import annotations
 
+from abiwatch.db import open_db
+from abiwatch.ingest.load import ingest
+from abiwatch.nlp.tagging import tag
+
+from .conftest import REPO
+
 
 def _link(db, mid: str) -> tuple[str, str] | None:
     row = db.execute("SELECT patch_message_id, how FROM message_patch WHERE message_id = ?", [mid]).fetchone()
@@ -44,3 +50,20 @@ def test_a_reply_to_v1_and_the_v2_posting_are_about_the_same_series(devset_db):
         "SELECT id, supersedes FROM series WHERE title = 'x86/paravirt: Get rid of paravirt patching' "
         "ORDER BY version").fetchall()
     assert v2[1] == v1[0]
+
+
+def test_replies_to_a_revision_posted_in_a_reply_link_to_the_revision(tmp_path):
+    # 2006 style (tests/fixtures/ingest/lkml-2006-style-revisions-in-replies.mbox): Rusty's
+    # "Updated patch below." and Zach's replacement patch are answered in their own right
+    db = open_db(tmp_path / "t.db")
+    ingest(db, [str(REPO / "tests" / "fixtures" / "ingest" /
+                    "lkml-2006-style-revisions-in-replies.mbox")], progress=False)
+    tag(db, progress=False)
+    assert _link(db, "200608101331.style-example.2@muc.de") == (
+        "1155186601.style-example.1@rustcorp.com.au", "reply-chain")
+    assert _link(db, "1155250964.style-example.3@rustcorp.com.au") == (
+        "1155250964.style-example.3@rustcorp.com.au", "self")
+    assert _link(db, "200608111015.style-example.4@muc.de") == (
+        "1155250964.style-example.3@rustcorp.com.au", "reply-chain")
+    assert _link(db, "20060811190510.style-example.6@sequoia.sous-sol.org") == (
+        "44DCCF2B.style-example.5@vmware.com", "reply-chain")
