@@ -26,6 +26,7 @@ from abiwatch.bot.datasette_meta import (
     QUERIES,
     SCHEMA_DOC,
     build_metadata,
+    live_columns,
     parse_schema_doc,
 )
 from abiwatch.db import open_db
@@ -289,10 +290,7 @@ Columns: id, interface.
 
 def test_schema_doc_formats(tmp_path):
     db = open_db(tmp_path / "fresh.db")
-    columns = {t: [c.name for c in (db[t].columns if t in db.table_names() else
-                                    db.view(t).columns)]
-               for t in db.table_names() + db.view_names()}
-    doc = parse_schema_doc(SAMPLE_DOC, columns)
+    doc = parse_schema_doc(SAMPLE_DOC, live_columns(db))
     assert doc["messages"] == {"description": "One row per mail.", "columns": {
         "message_id": "the Message-ID", "subject": "what it says", "date": "what it says"}}
     assert doc["source_files"]["description"] == doc["inbox_progress"]["description"] == \
