@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus import LKML, require
 
 from abiwatch.bot import config as cfg
 from abiwatch.bot.cli import cli
@@ -28,8 +29,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 UNITS = sorted(DEPLOY.glob("*.service")) + sorted(DEPLOY.glob("*.timer"))
 INSTALL_BIN = "/opt/abiwatch/bin/"  # where README's install steps put the programs
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
     "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
@@ -164,8 +163,7 @@ def _run_unit(path: Path, env: dict[str, str], cwd: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 def test_ingest_unit_fetches_mirrors_ingests_and_tags(tmp_path):
-    if not LKML.exists():
-        pytest.skip(f"shared corpus not found at {LKML} (set ABIWATCH_SHARED_DATA)")
+    require(LKML)
     files = sorted(LKML.glob("*.mbox"))
     first, second = ([m.raw for m in iter_mbox(io.BytesIO(f.read_bytes()), f.name)]
                      for f in files[:2])

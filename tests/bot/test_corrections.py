@@ -10,13 +10,13 @@ Expected values come from the database with plain SQL, not from the engine.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus import LKML, require
 from digest_parse import parse_text
 
 from abiwatch.bot.cli import cli
@@ -25,8 +25,6 @@ from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
 VMI_RFC = LKML / "lkml-20060313-vmi-i386-virtualization-interface-rfc.mbox"
 SUBJECT = "[RFC, PATCH 0/24] VMI i386 Linux virtualization interface proposal"
 # In that thread: Arjan van de Ven asks "Why can't vmware use the Xen interface
@@ -40,8 +38,7 @@ HCH = "20060315102522.GA5926@infradead.org"  # "... it's totally unacceptable"
 @pytest.fixture(scope="module")
 def base_db(tmp_path_factory) -> Path:
     """The three real LKML paravirt threads, ingested and tagged."""
-    if not LKML.is_dir():
-        pytest.skip(f"shared corpus not found at {LKML} (set ABIWATCH_SHARED_DATA)")
+    require(LKML)
     path = tmp_path_factory.mktemp("corrections") / "base.db"
     db = open_db(path)
     ingest(db, [str(LKML)], progress=False)

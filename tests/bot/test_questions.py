@@ -5,27 +5,23 @@ resolution dates, what was left out, follow-ups in chat, and exit codes that tel
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus import VIRT, require
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.search_terms import parse_search
 
-REPO = Path(__file__).resolve().parents[2]
-VIRT = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data")) / \
-    "lfdr-virtualization-list"
 RUNTIME_PATCHING = "20200408050323.4237-1-ankur.a.arora@oracle.com"  # replies only archived
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:
-    if not VIRT.is_dir():
-        pytest.skip(f"shared corpus not found at {VIRT} (set ABIWATCH_SHARED_DATA)")
+    require(VIRT)
     from abiwatch.db import open_db
     from abiwatch.ingest.load import ingest
     from abiwatch.nlp.tagging import tag

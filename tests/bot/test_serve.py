@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus import LKML, require
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.datasette_meta import (
@@ -34,8 +35,6 @@ from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
 LATER = "lkml-20060810-paravirt-h-patch.mbox"  # ingested while the server runs
 
 
@@ -47,8 +46,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory) -> Path:
-    if not LKML.exists():
-        pytest.skip(f"shared corpus not found at {LKML} (set ABIWATCH_SHARED_DATA)")
+    require(LKML)
     path = tmp_path_factory.mktemp("serve") / "abiwatch.db"
     db = open_db(path)
     ingest(db, sorted(str(p) for p in LKML.glob("*.mbox") if p.name != LATER), progress=False)

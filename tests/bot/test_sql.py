@@ -8,7 +8,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import resource
 import sqlite3
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus import LKML, require
 
 from abiwatch.bot.cli import cli
 from abiwatch.db import open_db
@@ -23,15 +23,10 @@ from abiwatch.db.readonly import QueryError, run_readonly_query, validate_select
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
-
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory) -> Path:
-    if not LKML.exists():
-        pytest.skip(f"shared corpus not found at {LKML} (set ABIWATCH_SHARED_DATA)")
+    require(LKML)
     path = tmp_path_factory.mktemp("sql") / "abiwatch.db"
     db = open_db(path)
     ingest(db, [str(LKML)], progress=False)

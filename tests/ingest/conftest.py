@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
 import pytest
+from corpus import SHARED, shared
 
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "ingest"
-# The shared corpus sits next to the checkout (see ../shared/data/MANIFEST.md);
-# ABIWATCH_SHARED_DATA points elsewhere when it lives somewhere else.
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 # Tables whose content depends on the run (timestamps, run counters), not on the mail.
 RUN_TABLES = {"ingest_runs", "_migrations"}
 RUN_COLUMNS = {"run_id"}
-
-
-def shared(*parts: str) -> Path:
-    """Return a path in the shared corpus, skipping the test when the corpus is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared corpus not found at {path} (set ABIWATCH_SHARED_DATA)")
-    return path
 
 
 def fixture(name: str) -> Path:

@@ -3,11 +3,13 @@ what is never a concern (patch postings, the proposer defending, quoted text).""
 
 from __future__ import annotations
 
+from corpus import shared
+
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
 
-from .conftest import concern_rows, shared
+from .conftest import concern_rows
 
 PROPOSAL_ROOT = "44D1CC7D.4010600@vmware.com"  # Zachary Amsden, "A proposal - binary", 2006-08-03
 
