@@ -29,6 +29,4 @@ def concern_rows(db, **where) -> list[dict]:
     sql = "SELECT * FROM concerns"
     if where:
         sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
-    cur = db.execute(sql, list(where.values()))
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return list(db.query(sql, list(where.values())))

@@ -52,7 +52,9 @@ def test_a_concern_quoted_in_a_reply_is_not_a_concern_of_the_replier(devset_db):
 
 
 def test_every_concern_cites_its_sentence_rule_and_cue(devset_db):
-    for c in concern_rows(devset_db):
+    concerns = concern_rows(devset_db)
+    assert concerns
+    for c in concerns:
         # a cue rule, or the learned classifier where no cue fired
         assert c["rule_id"].startswith("concern.") or c["rule_id"] == "model.textcat"
         assert c["cue"] and c["text"]
