@@ -44,8 +44,8 @@ _DENIED = {getattr(sqlite3, name) for name in dir(sqlite3) if re.fullmatch(
 
 
 # What one query may make, besides time (a progress handler cannot stop either: a
-# single printf('%.*c', 1000000000, 'x') ran for seconds inside one function call and
-# took 1 GB, three at once took Datasette to 2.4 GB). Any value: SQLITE_LIMIT_LENGTH
+# single printf('%.*c', 1000000000, 'x') runs for seconds inside one function call and
+# allocates a gigabyte). Any value: SQLITE_LIMIT_LENGTH
 # (above the largest stored message part, which must stay readable). All the rows of
 # one result: MAX_RESULT_BYTES.
 MAX_VALUE_BYTES = 64 << 20
