@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from corpus import LKML, require
+from dbfile import sql
 from digest_parse import parse_text
 
 from abiwatch.bot.cli import cli
@@ -61,14 +61,6 @@ def run(db: Path, *args: str, code: int = 0, env: dict | None = None) -> str:
                                 env={"ABIWATCH_CONFIG": "", **(env or {})})
     assert result.exit_code == code, result.output
     return result.output
-
-
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(query, params).fetchall()
-    finally:
-        conn.close()
 
 
 def concern_id(db: Path, message_id: str) -> int:

@@ -14,11 +14,11 @@ Microsoft Hypervisor root partition RFC with eight remarks on eight patches.
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from dbfile import sql
 from digest_parse import LORE, Block, parse_text
 
 from abiwatch.bot.config import DigestSettings
@@ -26,14 +26,6 @@ from abiwatch.bot.digest import build_digest, parse_week
 from abiwatch.db import open_db
 
 RUNTIME = "[RFC PATCH 00/26] Runtime paravirt patching"
-
-
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(query, params).fetchall()
-    finally:
-        conn.close()
 
 
 def digest(db: Path, week: str, **settings) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from corpus import VIRT, require
+from dbfile import sql
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.search_terms import parse_search
@@ -38,10 +39,6 @@ def ask(db: Path, question: str, *, code: int = 0) -> dict:
     result = CliRunner().invoke(cli, ["--db", str(db), "ask", "--json", question])
     assert result.exit_code == code, result.output
     return json.loads(result.output)
-
-
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    return sqlite3.connect(db).execute(query, params).fetchall()
 
 
 # --- finding series and threads ----------------------------------------------------

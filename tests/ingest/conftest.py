@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from corpus import SHARED, shared
 
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
+from abiwatch.ingest.sources import iter_mbox
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "ingest"
@@ -24,6 +26,15 @@ def fixture(name: str) -> Path:
     path = FIXTURES / name
     assert path.exists(), path
     return path
+
+
+def real_mails() -> list[bytes]:
+    """Return the raw mails of two fixture mboxes: 5 LKML and 6 linux-hyperv messages."""
+    out = []
+    for name in ("lkml-2006-orphan-replies-paravirt-h.mbox",
+                 "mboxrd-quoted-from-and-outlook-attribution.mbox"):
+        out += [m.raw for m in iter_mbox(io.BytesIO(fixture(name).read_bytes()), name)]
+    return out
 
 
 def dump(db_path: Path | str) -> dict[str, list[tuple]]:
@@ -111,12 +122,12 @@ def one(db, sql: str, params=()):
 # Make the helpers importable by the test modules without a package on sys.path.
 @pytest.fixture(scope="session")
 def h():
-    """Helper namespace: shared(), fixture(), dump(), diff_dumps(), one()."""
+    """Helper namespace: shared(), fixture(), real_mails(), dump(), diff_dumps(), one()."""
 
     class H:
         pass
     ns = H()
-    for f in (shared, fixture, dump, diff_dumps, one):
+    for f in (shared, fixture, real_mails, dump, diff_dumps, one):
         setattr(ns, f.__name__, staticmethod(f))
     ns.SHARED = SHARED
     ns.FIXTURES = FIXTURES

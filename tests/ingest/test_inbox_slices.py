@@ -14,6 +14,7 @@ from pathlib import Path
 
 import inbox_repo as ir
 import pytest
+from processes import count_rows, processes_mentioning
 
 from abiwatch.ingest.load import ingest
 from abiwatch.ingest.sources import (
@@ -25,14 +26,6 @@ from abiwatch.ingest.sources import (
     iter_paths,
     read_inbox_slice,
 )
-
-
-def _real_mails(h) -> list[bytes]:
-    out = []
-    for name in ("lkml-2006-orphan-replies-paravirt-h.mbox",
-                 "mboxrd-quoted-from-and-outlook-attribution.mbox"):
-        out += [m.raw for m in iter_mbox(io.BytesIO(h.fixture(name).read_bytes()), name)]
-    return out  # 5 LKML + 6 linux-hyperv messages
 
 
 def _all_fixture_mails(h) -> list[bytes]:
@@ -99,7 +92,7 @@ def test_a_slice_yields_its_blobs_byte_for_byte_then_its_checkpoint(h, tmp_path)
 
 @ir.needs_git
 def test_a_blob_that_cannot_be_read_holds_the_epoch_back_until_it_can(h, tmp_path, new_db):
-    mails = _real_mails(h)
+    mails = h.real_mails()
     inbox = tmp_path / "inbox"
     e0 = ir.epoch(inbox / "git" / "0.git")
     for raw in mails[:6]:
@@ -183,33 +176,6 @@ def _real_archive_prefix(h, dest: Path, commits: int) -> Path:
     return dest
 
 
-def _progress_rows(db_path: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=0.2)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM inbox_progress").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    """Return the pids of live processes whose command line contains text (Linux /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().split(") ", 1)[1][:1]
-        except OSError:
-            continue
-        if text.encode() in cmd and state != "Z":
-            out.append(int(entry.name))
-    return out
-
-
 @ir.needs_git
 @pytest.mark.slow
 def test_sigkilled_inbox_ingest_resumes_from_its_checkpoint_to_the_same_database(h, tmp_path):
@@ -226,7 +192,7 @@ def test_sigkilled_inbox_ingest_resumes_from_its_checkpoint_to_the_same_database
     proc = subprocess.Popen(cli(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
     deadline = time.monotonic() + 240
-    while _progress_rows(killed) == 0 and proc.poll() is None and time.monotonic() < deadline:
+    while count_rows(killed, "inbox_progress") == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # wait for the first slice and its checkpoint to commit
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
@@ -234,9 +200,9 @@ def test_sigkilled_inbox_ingest_resumes_from_its_checkpoint_to_the_same_database
     # the git processes reading the inbox end with it (the workers die with the run and
     # git sees its pipes close); a short grace for them to notice
     deadline = time.monotonic() + 30
-    while _processes_mentioning(str(inbox)) and time.monotonic() < deadline:
+    while processes_mentioning(str(inbox)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _processes_mentioning(str(inbox))
+    assert not processes_mentioning(str(inbox))
     conn = sqlite3.connect(killed)
     checkpoint = conn.execute("SELECT messages FROM inbox_progress").fetchone()[0]
     conn.close()

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import count_rows, processes_mentioning
 
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.ingest.load import ingest
@@ -123,33 +124,6 @@ def _big_archive(h, path: Path, copies: int) -> int:
     return n
 
 
-def _count(db_path: Path) -> int:
-    try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=0.2)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return 0
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    """Return the pids of live processes whose command line contains text (Linux /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmd = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().split(") ", 1)[1][:1]
-        except OSError:
-            continue
-        if text.encode() in cmd and state != "Z":
-            out.append(int(entry.name))
-    return out
-
-
 def _abiwatch(db_path: Path, archive: Path) -> list[str]:
     return [sys.executable, "-m", "abiwatch.bot.cli", "--db", str(db_path), "ingest", "--no-progress",
             str(archive)]
@@ -165,13 +139,13 @@ def test_sigkill_mid_run_then_rerun_equals_one_clean_run(h, tmp_path):
     clean = tmp_path / "clean.db"
     subprocess.run(_abiwatch(clean, archive), check=True, capture_output=True, env=env,
                    cwd=h.REPO, timeout=300)
-    assert _count(clean) == total
+    assert count_rows(clean, "messages") == total
 
     killed = tmp_path / "killed.db"
     proc = subprocess.Popen(_abiwatch(killed, archive), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env, cwd=h.REPO)
     deadline = time.monotonic() + 240
-    while _count(killed) == 0 and proc.poll() is None and time.monotonic() < deadline:
+    while count_rows(killed, "messages") == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # wait for the first batch to commit
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
@@ -179,10 +153,10 @@ def test_sigkill_mid_run_then_rerun_equals_one_clean_run(h, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     # the parser/writer workers die with it at once: without PR_SET_PDEATHSIG they would
     # go on writing the batches already handed to them, even while a re-run starts
-    partial = _count(killed)
+    partial = count_rows(killed, "messages")
     time.sleep(1.5)
-    assert _count(killed) == partial
-    assert not _processes_mentioning(str(killed))
+    assert count_rows(killed, "messages") == partial
+    assert not processes_mentioning(str(killed))
     assert 0 < partial < total
     # the killed run left whole batches only: an integrity check passes
     conn = sqlite3.connect(killed)
