@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from corpus import LKML, require
+from dbfile import sql as rows
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.datasette_meta import (
@@ -91,14 +91,6 @@ def server(db_path):
 def get(url: str):
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
-
-
-def rows(path: Path, sql: str, params=()) -> list[tuple]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def test_database_json_endpoint(server, db_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from corpus import LKML, require
+from dbfile import sql as direct
 
 from abiwatch.bot.cli import cli
 from abiwatch.db import open_db
@@ -33,14 +34,6 @@ def db_path(tmp_path_factory) -> Path:
     tag(db, progress=False)
     db.conn.close()
     return path
-
-
-def direct(path: Path, sql: str, params=()) -> list[tuple]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def run(db_path: Path, *args: str):
