@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 from corpus import LKML, VIRT, require
-
-from abiwatch.db import open_db
-from abiwatch.ingest.load import ingest
-from abiwatch.nlp.tagging import tag
+from dbfile import tagged_db
 
 
 @pytest.fixture(scope="session")
@@ -18,9 +15,4 @@ def digest_db(tmp_path_factory) -> Path:
     """LKML 2006 and the virtualization list, tagged; copy it before writing to it."""
     for corpus in (LKML, VIRT):
         require(corpus)
-    path = tmp_path_factory.mktemp("digest") / "base.db"
-    db = open_db(path)
-    ingest(db, [str(LKML), str(VIRT)], progress=False)
-    tag(db, progress=False)
-    db.conn.close()  # the last connection checkpoints the WAL: the file is whole
-    return path
+    return tagged_db(tmp_path_factory.mktemp("digest") / "base.db", [LKML, VIRT])

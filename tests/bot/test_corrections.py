@@ -16,13 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from corpus import LKML, require
-from dbfile import sql
+from dbfile import sql, tagged_db
 from digest_parse import parse_text
 
 from abiwatch.bot.cli import cli
-from abiwatch.db import open_db
-from abiwatch.ingest.load import ingest
-from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
 VMI_RFC = LKML / "lkml-20060313-vmi-i386-virtualization-interface-rfc.mbox"
@@ -39,12 +36,7 @@ HCH = "20060315102522.GA5926@infradead.org"  # "... it's totally unacceptable"
 def base_db(tmp_path_factory) -> Path:
     """The three real LKML paravirt threads, ingested and tagged."""
     require(LKML)
-    path = tmp_path_factory.mktemp("corrections") / "base.db"
-    db = open_db(path)
-    ingest(db, [str(LKML)], progress=False)
-    tag(db, progress=False, workers=1)
-    db.conn.close()  # the last connection checkpoints the WAL: the file is whole
-    return path
+    return tagged_db(tmp_path_factory.mktemp("corrections") / "base.db", [LKML], workers=1)
 
 
 @pytest.fixture

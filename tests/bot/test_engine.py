@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from dbfile import tagged_db
 
 from abiwatch.bot.engine import Engine
 from abiwatch.bot.render import to_json, to_text
@@ -24,12 +25,7 @@ LORE = "https://lore.kernel.org/r/"
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("engine") / "abiwatch.db"
-    db = open_db(path)
-    ingest(db, [str(DEVSET)], progress=False)
-    tag(db, progress=False)
-    db.conn.close()
-    return path
+    return tagged_db(tmp_path_factory.mktemp("engine") / "abiwatch.db", [DEVSET])
 
 
 @pytest.fixture(scope="module")

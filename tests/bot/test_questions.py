@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from corpus import VIRT, require
-from dbfile import sql
+from dbfile import sql, tagged_db
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.search_terms import parse_search
@@ -23,16 +23,7 @@ RUNTIME_PATCHING = "20200408050323.4237-1-ankur.a.arora@oracle.com"  # replies o
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:
     require(VIRT)
-    from abiwatch.db import open_db
-    from abiwatch.ingest.load import ingest
-    from abiwatch.nlp.tagging import tag
-
-    path = tmp_path_factory.mktemp("questions") / "abiwatch.db"
-    d = open_db(path)
-    ingest(d, [str(VIRT)], progress=False)
-    tag(d, progress=False, workers=1)
-    d.conn.close()
-    return path
+    return tagged_db(tmp_path_factory.mktemp("questions") / "abiwatch.db", [VIRT], workers=1)
 
 
 def ask(db: Path, question: str, *, code: int = 0) -> dict:

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from corpus import LKML, require
 from dbfile import sql as rows
+from dbfile import tagged_db
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.datasette_meta import (
@@ -32,7 +33,6 @@ from abiwatch.bot.datasette_meta import (
 )
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
-from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
 LATER = "lkml-20060810-paravirt-h-patch.mbox"  # ingested while the server runs
@@ -47,12 +47,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory) -> Path:
     require(LKML)
-    path = tmp_path_factory.mktemp("serve") / "abiwatch.db"
-    db = open_db(path)
-    ingest(db, sorted(str(p) for p in LKML.glob("*.mbox") if p.name != LATER), progress=False)
-    tag(db, progress=False)
-    db.conn.close()
-    return path
+    return tagged_db(tmp_path_factory.mktemp("serve") / "abiwatch.db",
+                     sorted(p for p in LKML.glob("*.mbox") if p.name != LATER))
 
 
 SERVER_PIDS: dict[str, int] = {}  # base URL -> the server's process id

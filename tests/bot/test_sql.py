@@ -17,23 +17,16 @@ import pytest
 from click.testing import CliRunner
 from corpus import LKML, require
 from dbfile import sql as direct
+from dbfile import tagged_db
 
 from abiwatch.bot.cli import cli
-from abiwatch.db import open_db
 from abiwatch.db.readonly import QueryError, run_readonly_query, validate_select
-from abiwatch.ingest.load import ingest
-from abiwatch.nlp.tagging import tag
 
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory) -> Path:
     require(LKML)
-    path = tmp_path_factory.mktemp("sql") / "abiwatch.db"
-    db = open_db(path)
-    ingest(db, [str(LKML)], progress=False)
-    tag(db, progress=False)
-    db.conn.close()
-    return path
+    return tagged_db(tmp_path_factory.mktemp("sql") / "abiwatch.db", [LKML])
 
 
 def run(db_path: Path, *args: str):
