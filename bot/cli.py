@@ -13,7 +13,7 @@ import click
 
 from abiwatch.bot import report
 from abiwatch.bot.config import Settings, database_path, read_settings
-from abiwatch.db import DEFAULT_DB, DatabaseMissing, open_db
+from abiwatch.db import DEFAULT_DB, DatabaseMissing, no_database, open_db
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 EXIT_NOTHING_READ = 1  # ingest: no input could be read
@@ -35,8 +35,7 @@ class Context:
 
     def require_db(self) -> None:
         if self.db_path != ":memory:" and not Path(self.db_path).exists():
-            raise click.ClickException(f"no database at {self.db_path}: check --db, or create one "
-                                       "with `abiwatch ingest ARCHIVE` (only ingest creates it)")
+            raise click.ClickException(no_database(self.db_path))
 
 
 def hoist_global_options(args: list[str]) -> list[str]:

@@ -42,12 +42,10 @@ def _db_path(obj, settings: Settings) -> str:
 
 
 def _open(path: str, *, readonly: bool):
-    from abiwatch.db import open_db
+    from abiwatch.db import no_database, open_db
 
     if not Path(path).is_file():
-        raise click.ClickException(
-            f"no database at {path}: run `abiwatch ingest ARCHIVE` first, or point --db "
-            "(or ABIWATCH_DB, or database.path in the config) at one")
+        raise click.ClickException(no_database(path))
     return open_db(path, readonly=readonly)
 
 

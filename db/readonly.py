@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from abiwatch.db import connect_ro
+from abiwatch.db import connect_ro, no_database
 
 # Read-only pragma table functions a query may use (datasette's list, plus the
 # one FTS5 consults internally on every MATCH).
@@ -345,8 +345,7 @@ def connect_readonly(path: str | os.PathLike) -> sqlite3.Connection:
     """Return a connection to an existing database file opened mode=ro and query_only."""
     p = Path(path)
     if not p.is_file():
-        raise QueryError(f"no database at {p}: run `abiwatch ingest ARCHIVE` first, or point "
-                         "--db (or ABIWATCH_DB, or database.path in the config) at one")
+        raise QueryError(no_database(p))
     try:
         conn = connect_ro(p)
     except sqlite3.Error as exc:
