@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from abiwatch.bot import report
-from abiwatch.db import DEFAULT_DB, DatabaseMissing, open_db
+from abiwatch.bot.config import Settings, database_path, read_settings
+from abiwatch.db import DEFAULT_DB, DatabaseMissing, no_database, open_db
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 EXIT_NOTHING_READ = 1  # ingest: no input could be read
@@ -34,8 +35,7 @@ class Context:
 
     def require_db(self) -> None:
         if self.db_path != ":memory:" and not Path(self.db_path).exists():
-            raise click.ClickException(f"no database at {self.db_path}: check --db, or create one "
-                                       "with `abiwatch ingest ARCHIVE` (only ingest creates it)")
+            raise click.ClickException(no_database(self.db_path))
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -142,8 +142,7 @@ def cli(ctx: click.Context, db_path: str, verbose: int) -> None:
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG),
                         format="%(levelname)s %(name)s: %(message)s")
-    configured = _configured_db(ctx)
-    ctx.obj = Context(db_path or configured)
+    ctx.obj = Context(database_path(db_path, _settings(ctx)))
 
 
 @cli.command()
@@ -298,23 +297,21 @@ def stats(obj: Context) -> None:
     click.echo(report.archive_report(obj.db(readonly=True)))
 
 
-def _configured_db(ctx: click.Context) -> str:
-    """Return the database the config file ($ABIWATCH_CONFIG) names, else the default.
+def _settings(ctx: click.Context) -> Settings:
+    """Return the settings of the config file ($ABIWATCH_CONFIG) and the environment.
 
     A broken config file is refused here, for every command, as `config check`
     reports it: a command that ran on defaults instead (a database in the current
     folder, no trusted correctors) would do something else than asked. `config`
     itself, which diagnoses it, and --help still work.
     """
-    from abiwatch.bot.config import read_settings
-
     settings, problems = read_settings()
     asking_help = any(a in ("-h", "--help") for a in sys.argv[1:])
     if problems and ctx.invoked_subcommand != "config" and not asking_help:
         raise click.ClickException(
             "the configuration cannot be used:\n  - " + "\n  - ".join(problems)
             + "\n(`abiwatch config check` explains each setting's problem)")
-    return settings.database.path or DEFAULT_DB
+    return settings
 
 
 def _register_commands() -> None:

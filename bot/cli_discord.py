@@ -1,23 +1,25 @@
 """`abiwatch bot run` and `abiwatch bot sync`: the Discord bot from the command line.
 
-This edge is where DISCORD_TOKEN is read (the adapter receives it as an argument);
-the token is never printed, and never accepted as an option, where `ps` would show it.
+The token comes from the settings (DISCORD_TOKEN in the environment, see
+bot/config.py) and is handed to the adapter as an argument; it is never printed,
+and never accepted as an option, where `ps` would show it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 
 import click
 
-ENV_TOKEN = "DISCORD_TOKEN"
-NO_TOKEN = (f"{ENV_TOKEN} is not set: export {ENV_TOKEN}=<your bot token> (Discord developer "
-            "portal > your application > Bot > Reset Token), then run this again")
+from abiwatch.bot.config import ENV_DISCORD_TOKEN, read_settings
+
+NO_TOKEN = (f"{ENV_DISCORD_TOKEN} is not set: export {ENV_DISCORD_TOKEN}=<your bot token> "
+            "(Discord developer portal > your application > Bot > Reset Token), then run this "
+            "again")
 
 
 def _token() -> str:
-    token = os.environ.get(ENV_TOKEN, "").strip()
+    token = read_settings()[0].discord_token
     if not token:
         raise click.ClickException(NO_TOKEN)
     return token
@@ -28,7 +30,7 @@ def _friendly(exc: BaseException) -> click.ClickException:
     import discord
 
     if isinstance(exc, discord.LoginFailure):
-        return click.ClickException(f"Discord refused {ENV_TOKEN} (401 Unauthorized): reset the "
+        return click.ClickException(f"Discord refused {ENV_DISCORD_TOKEN} (401 Unauthorized): reset the "
                                     "bot token in the developer portal and set it again")
     if isinstance(exc, discord.PrivilegedIntentsRequired):
         return click.ClickException("Discord refused the gateway intents; abiwatch needs only "

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
 from abiwatch.bot.config import (
     Settings,
+    database_path,
     interface_problems,
     read_settings,
     send_problems,
@@ -37,21 +37,15 @@ def _settings(config_path: str | None) -> Settings:
 
 
 def _db_path(obj, settings: Settings) -> str:
-    """Return --db (or ABIWATCH_DB) when given, else database.path from the settings."""
-    root = click.get_current_context().find_root()
-    if root.get_parameter_source("db_path") in (None, ParameterSource.DEFAULT,
-                                                ParameterSource.DEFAULT_MAP):
-        return settings.database.path
-    return obj.db_path
+    """Return the database for this command's settings (its --config may name another)."""
+    return database_path(click.get_current_context().find_root().params.get("db_path"), settings)
 
 
 def _open(path: str, *, readonly: bool):
-    from abiwatch.db import open_db
+    from abiwatch.db import no_database, open_db
 
     if not Path(path).is_file():
-        raise click.ClickException(
-            f"no database at {path}: run `abiwatch ingest ARCHIVE` first, or point --db "
-            "(or ABIWATCH_DB, or database.path in the config) at one")
+        raise click.ClickException(no_database(path))
     return open_db(path, readonly=readonly)
 
 

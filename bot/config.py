@@ -16,6 +16,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
+from abiwatch.db import DEFAULT_DB
+
 ENV_CONFIG = "ABIWATCH_CONFIG"
 ENV_DB = "ABIWATCH_DB"
 ENV_SMTP_PASSWORD = "ABIWATCH_SMTP_PASSWORD"
@@ -38,7 +40,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DatabaseSettings:
-    path: str = "abiwatch.db"
+    path: str = DEFAULT_DB
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ def _environment(s: Settings, env: Mapping[str, str], problems: list[str]) -> Se
     if env.get(ENV_DB):
         database = replace(database, path=env[ENV_DB])
     return replace(s, smtp=smtp, database=database,
-                   discord_token=env.get(ENV_DISCORD_TOKEN, ""))
+                   discord_token=env.get(ENV_DISCORD_TOKEN, "").strip())
 
 
 def _validate(s: Settings, problems: list[str]) -> None:
@@ -313,6 +315,12 @@ def read_settings(path: str | os.PathLike | None = None,
     settings = _environment(settings, env, problems)
     _validate(settings, problems)
     return settings, problems
+
+
+def database_path(given: str | None, settings: Settings) -> str:
+    """Return the database to use: --db (or ABIWATCH_DB) when given, else
+    database.path from the settings, else the default file in the current folder."""
+    return given or settings.database.path or DEFAULT_DB
 
 
 def load_settings(path: str | os.PathLike | None = None,

@@ -174,6 +174,13 @@ def _names(cell: str, current: list[str], columns: Mapping[str, list[str]]) -> l
     return out
 
 
+def live_columns(db: sqlite_utils.Database) -> dict[str, list[str]]:
+    """Return table or view -> its column names, as the database has them."""
+    tables = db.table_names()
+    return {t: [c.name for c in (db[t].columns if t in tables else db.view(t).columns)]
+            for t in tables + db.view_names()}
+
+
 def parse_schema_doc(text: str, columns: Mapping[str, list[str]]) -> dict[str, dict[str, Any]]:
     r"""Return table -> {"description", "columns"} read from a schema document in Markdown.
 
@@ -184,7 +191,20 @@ def parse_schema_doc(text: str, columns: Mapping[str, list[str]]) -> dict[str, d
     columns, with the row's last cell as the text. Names not in `columns`
     (the live database) are ignored.
     """
+    return _parse_schema_doc(text, columns)[0]
+
+
+def documented_columns(text: str, columns: Mapping[str, list[str]]) -> dict[str, set[str]]:
+    """Return table -> the column names the schema document covers: those it
+    describes and those a `Columns: a, b.` line lists (views described as a whole)."""
+    doc, listed = _parse_schema_doc(text, columns)
+    return {t: set(entry["columns"]) | listed.get(t, set()) for t, entry in doc.items()}
+
+
+def _parse_schema_doc(text: str, columns: Mapping[str, list[str]]
+                      ) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]]]:
     out: dict[str, dict[str, Any]] = {}
+    listed: dict[str, set[str]] = {}
     current: list[str] = []
     paragraph: list[str] = []
     fenced = False
@@ -226,20 +246,23 @@ def parse_schema_doc(text: str, columns: Mapping[str, list[str]]) -> dict[str, d
         elif bullet:
             flush()
             describe(_names(bullet[1], current, columns), bullet[2])
-        elif line.strip() and not line.startswith("Columns:"):
+        elif line.startswith("Columns:"):
+            flush()
+            for table, col in _names(line[len("Columns:"):].strip().rstrip("."), current, columns):
+                listed.setdefault(table, set()).add(col)
+        elif line.strip():
             paragraph.append(line.strip())
         else:
             flush()
     flush()
-    return out
+    return out, listed
 
 
 def build_metadata(db: sqlite_utils.Database, db_name: str,
                    schema_doc: str | Path | None = SCHEMA_DOC) -> dict[str, Any]:
     """Return Datasette metadata for the database: descriptions, FTS, canned queries."""
-    names = db.table_names() + db.view_names()
-    columns = {t: [c.name for c in (db[t].columns if t in db.table_names()
-                                    else db.view(t).columns)] for t in names}
+    columns = live_columns(db)
+    names = list(columns)
     doc: dict[str, dict[str, Any]] = {}
     source = "built-in descriptions (bot/datasette_meta.py)"
     if schema_doc and Path(schema_doc).is_file():

@@ -51,9 +51,9 @@ def metadata_for(db_path: str | os.PathLike,
 def _register_limits() -> None:
     """Give every connection Datasette opens the caps `abiwatch sql` has (db/readonly.py):
     no value over MAX_VALUE_BYTES, printf's widths checked before they loop, no result
-    over MAX_RESULT_BYTES. Its time limit alone did not stop `printf('%.*c',
-    1000000000, 'x')`: three of them took the server to 2.4 GB and stalled every other
-    query for 41 s."""
+    over MAX_RESULT_BYTES. Its time limit alone does not stop `printf('%.*c',
+    1000000000, 'x')`, one function call that allocates a gigabyte: a few at once would
+    exhaust the server's memory and stall every other query."""
     from datasette import hookimpl
     from datasette.plugins import pm
 

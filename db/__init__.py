@@ -62,15 +62,18 @@ def connect_ro(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
 
 
+def no_database(path: str | os.PathLike) -> str:
+    """Return the one-line error for a database file that is not there."""
+    return (f"no database at {path}: run `abiwatch ingest ARCHIVE` first, or point --db "
+            "(or ABIWATCH_DB, or database.path in the config) at one")
+
+
 def open_db(path: str | os.PathLike, *, readonly: bool = False) -> sqlite_utils.Database:
     """Return the database at path; migrated and in WAL mode, or opened mode=ro."""
     path = Path(path)
     if readonly:
-        if not path.exists():
-            raise DatabaseMissing(
-                f"no database at {path}: run `abiwatch ingest ARCHIVE` first "
-                "(or point --db / ABIWATCH_DB at an existing one)"
-            )
+        if not path.is_file():
+            raise DatabaseMissing(no_database(path))
         conn = connect_ro(path)
         conn.execute("PRAGMA query_only = 1")
         db = sqlite_utils.Database(conn)

@@ -8,8 +8,6 @@ from dataclasses import dataclass, replace
 
 import sqlite_utils
 
-from abiwatch.db.queries import rows_as_dicts
-
 CONCERN_COLUMNS = (
     "c.id, c.message_id, c.interface, c.status, c.kind, c.text, c.author_name, c.author_addr, "
     "c.date, c.patch_message_id, c.series_id, c.resolved_by, c.resolution, c.confidence, "
@@ -93,7 +91,7 @@ def concerns(db: sqlite_utils.Database, f: ConcernFilter, limit: int = 50) -> li
            "SELECT x.id FROM corrections k JOIN concerns x ON x.message_id = k.message_id "
            "AND x.interface = k.interface WHERE k.applied = 1)) "
            "ORDER BY c.date DESC, c.id DESC LIMIT ?")
-    return rows_as_dicts(db, sql, [*params, limit, *params, limit])
+    return list(db.query(sql, [*params, limit, *params, limit]))
 
 
 def concern_total(db: sqlite_utils.Database, f: ConcernFilter) -> int:
@@ -136,25 +134,25 @@ def people_matching(db: sqlite_utils.Database, text: str, limit: int = 10) -> li
     archive's senders only when none of them matches.
     """
     like = f"%{text.strip().lower()}%"
-    rows = rows_as_dicts(db, "SELECT author_addr AS addr, MAX(author_name) AS name, COUNT(*) AS messages "
+    rows = list(db.query("SELECT author_addr AS addr, MAX(author_name) AS name, COUNT(*) AS messages "
                       "FROM concerns WHERE author_addr IS NOT NULL AND "
                       "(lower(author_name) LIKE ? OR author_addr LIKE ?) "
-                      "GROUP BY author_addr ORDER BY messages DESC LIMIT ?", [like, like, limit])
+                      "GROUP BY author_addr ORDER BY messages DESC LIMIT ?", [like, like, limit]))
     if rows:
         return rows
-    return rows_as_dicts(db, "SELECT from_addr AS addr, MAX(from_name) AS name, COUNT(*) AS messages "
+    return list(db.query("SELECT from_addr AS addr, MAX(from_name) AS name, COUNT(*) AS messages "
                       "FROM messages WHERE from_addr IS NOT NULL AND "
                       "(lower(from_name) LIKE ? OR from_addr LIKE ?) "
-                      "GROUP BY from_addr ORDER BY messages DESC LIMIT ?", [like, like, limit])
+                      "GROUP BY from_addr ORDER BY messages DESC LIMIT ?", [like, like, limit]))
 
 
 def concern_authors(db: sqlite_utils.Database, prefix: str = "", limit: int = 25) -> list[dict]:
     """Return people who raised concerns, most active first (for autocomplete)."""
     like = f"%{prefix.lower()}%"
-    return rows_as_dicts(db, "SELECT MAX(author_name) AS name, author_addr AS addr, COUNT(*) AS n "
+    return list(db.query("SELECT MAX(author_name) AS name, author_addr AS addr, COUNT(*) AS n "
                       "FROM concerns WHERE lower(COALESCE(author_name, '')) LIKE ? "
                       "OR COALESCE(author_addr, '') LIKE ? GROUP BY author_addr "
-                      "ORDER BY n DESC LIMIT ?", [like, like, limit])
+                      "ORDER BY n DESC LIMIT ?", [like, like, limit]))
 
 
 def interface_summary(db: sqlite_utils.Database, interface: str) -> dict:
@@ -162,12 +160,12 @@ def interface_summary(db: sqlite_utils.Database, interface: str) -> dict:
     summaries `abiwatch tag` keeps in interface_stats and interface_people)."""
     row = db.execute("SELECT messages, threads, last_date, first_date FROM interface_stats "
                      "WHERE interface = ?", [interface]).fetchone() or (0, 0, None, None)
-    people = rows_as_dicts(db, "SELECT name, addr, messages AS n FROM interface_people "
-                        "WHERE interface = ? ORDER BY messages DESC, addr LIMIT 8", [interface])
-    series = rows_as_dicts(db, "SELECT s.id, s.series_key, s.title, s.version, s.is_rfc, s.author_name, "
+    people = list(db.query("SELECT name, addr, messages AS n FROM interface_people "
+                        "WHERE interface = ? ORDER BY messages DESC, addr LIMIT 8", [interface]))
+    series = list(db.query("SELECT s.id, s.series_key, s.title, s.version, s.is_rfc, s.author_name, "
                         "s.first_date, s.supersedes, s.superseded_by FROM interface_series i "
                         "JOIN series s ON s.id = i.series_id WHERE i.interface = ? "
-                        "ORDER BY s.first_date DESC LIMIT 12", [interface])
+                        "ORDER BY s.first_date DESC LIMIT 12", [interface]))
     return {"messages": row[0], "threads": row[1], "last": row[2], "first": row[3],
             "people": people, "series": series, "counts": concern_counts(db, interface)}
 
@@ -182,22 +180,22 @@ _PATCH_ORDER = "ORDER BY (p.kind = 'cover') DESC, m.date DESC LIMIT ?"
 
 def patches_by_id(db: sqlite_utils.Database, message_id: str) -> list[dict]:
     """Return the patch with this Message-ID, or the patches of the series it heads."""
-    return rows_as_dicts(db, f"SELECT {_PATCH_COLS} {_PATCH_FROM} WHERE p.message_id = ? "
-                             "OR p.series_id = ?", [message_id, message_id])
+    return list(db.query(f"SELECT {_PATCH_COLS} {_PATCH_FROM} WHERE p.message_id = ? "
+                             "OR p.series_id = ?", [message_id, message_id]))
 
 
 def patches_by_title(db: sqlite_utils.Database, norm_title: str, limit: int = 20) -> list[dict]:
     """Return postings whose normalised title is exactly norm_title."""
-    return rows_as_dicts(db, f"SELECT {_PATCH_COLS} {_PATCH_FROM} WHERE m.norm_subject = ? "
-                             f"{_PATCH_ORDER}", [norm_title, limit])
+    return list(db.query(f"SELECT {_PATCH_COLS} {_PATCH_FROM} WHERE m.norm_subject = ? "
+                             f"{_PATCH_ORDER}", [norm_title, limit]))
 
 
 def patches_by_fts(db: sqlite_utils.Database, fts_query: str, limit: int = 20) -> list[dict]:
     """Return postings whose mail matches an FTS5 query (a subject-column query finds
     titles with all the words; a plain one, the whole text)."""
-    return rows_as_dicts(db, f"SELECT {_PATCH_COLS} {_PATCH_FROM} WHERE m.id IN (SELECT rowid "
+    return list(db.query(f"SELECT {_PATCH_COLS} {_PATCH_FROM} WHERE m.id IN (SELECT rowid "
                              "FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT 200) "
-                             f"{_PATCH_ORDER}", [fts_query, limit])
+                             f"{_PATCH_ORDER}", [fts_query, limit]))
 
 
 def threads_by_subject(db: sqlite_utils.Database, norm_title: str, subject_fts: str | None,
@@ -206,21 +204,21 @@ def threads_by_subject(db: sqlite_utils.Database, norm_title: str, subject_fts: 
     words of it): for a patch whose posting is missing but whose replies are archived."""
     cols = ("m.thread_id, COUNT(*) AS messages, MIN(m.date) AS first_date, MAX(m.date) AS "
             "last_date, MAX(m.subject) AS subject")
-    rows = rows_as_dicts(db, f"SELECT {cols} FROM messages m WHERE m.norm_subject = ? "
-                             "GROUP BY m.thread_id ORDER BY last_date DESC LIMIT ?", [norm_title, limit])
+    rows = list(db.query(f"SELECT {cols} FROM messages m WHERE m.norm_subject = ? "
+                             "GROUP BY m.thread_id ORDER BY last_date DESC LIMIT ?", [norm_title, limit]))
     if rows or not subject_fts:
         return rows
-    return rows_as_dicts(db, f"SELECT {cols} FROM messages m WHERE m.id IN (SELECT rowid FROM "
+    return list(db.query(f"SELECT {cols} FROM messages m WHERE m.id IN (SELECT rowid FROM "
                              "messages_fts WHERE messages_fts MATCH ? ORDER BY rank LIMIT 200) "
                              "GROUP BY m.thread_id ORDER BY last_date DESC LIMIT ?",
-                         [subject_fts, limit])
+                         [subject_fts, limit]))
 
 
 def series_versions(db: sqlite_utils.Database, series_key: str) -> list[dict]:
     """Return every version of a series, oldest first."""
-    return rows_as_dicts(db, "SELECT id, title, version, is_rfc, total, received, cover_message_id, "
+    return list(db.query("SELECT id, title, version, is_rfc, total, received, cover_message_id, "
                       "author_name, first_date, supersedes FROM series WHERE series_key = ? "
-                      "ORDER BY version, first_date", [series_key])
+                      "ORDER BY version, first_date", [series_key]))
 
 
 def series_trailers(db: sqlite_utils.Database, series_ids: list[str]) -> list[dict]:
@@ -229,11 +227,11 @@ def series_trailers(db: sqlite_utils.Database, series_ids: list[str]) -> list[di
     if not series_ids:
         return []
     marks = ",".join("?" * len(series_ids))
-    return rows_as_dicts(db, "SELECT t.name, t.person_name, t.person_addr, t.message_id, t.patch_message_id, "
+    return list(db.query("SELECT t.name, t.person_name, t.person_addr, t.message_id, t.patch_message_id, "
                       "t.applies_to, m.date FROM trailers t JOIN messages m ON m.message_id = t.message_id "
                       f"WHERE t.series_id IN ({marks}) AND t.ignored_reason IS NULL AND t.name IN "
                       "('Acked-by', 'Reviewed-by', 'Tested-by', 'Nacked-by', 'NAK') "
-                      "ORDER BY m.date", series_ids)
+                      "ORDER BY m.date", series_ids))
 
 
 def thread_of(db: sqlite_utils.Database, message_id: str) -> str | None:
@@ -246,13 +244,13 @@ def thread_of(db: sqlite_utils.Database, message_id: str) -> str | None:
 
 def thread_nodes(db: sqlite_utils.Database, thread_id: str, limit: int = 500) -> list[dict]:
     """Return the messages and missing parents of a thread, with parents and dates."""
-    rows = rows_as_dicts(db, "SELECT message_id, parent_id, subject, from_name, from_addr, date, depth, "
+    rows = list(db.query("SELECT message_id, parent_id, subject, from_name, from_addr, date, depth, "
                       "is_patch, 0 AS missing, (SELECT COUNT(*) FROM effective_concerns c "
                       "WHERE c.message_id = messages.message_id AND c.confident = 1) AS concerns "
-                      "FROM messages WHERE thread_id = ? ORDER BY date LIMIT ?", [thread_id, limit])
-    rows += rows_as_dicts(db, "SELECT message_id, parent_id, NULL AS subject, NULL AS from_name, "
+                      "FROM messages WHERE thread_id = ? ORDER BY date LIMIT ?", [thread_id, limit]))
+    rows += list(db.query("SELECT message_id, parent_id, NULL AS subject, NULL AS from_name, "
                        "NULL AS from_addr, NULL AS date, depth, 0 AS is_patch, 1 AS missing, "
-                       "0 AS concerns FROM placeholders WHERE thread_id = ?", [thread_id])
+                       "0 AS concerns FROM placeholders WHERE thread_id = ?", [thread_id]))
     return rows
 
 
@@ -312,10 +310,10 @@ def search_messages(db: sqlite_utils.Database, *, fts: str | None, subject_fts: 
         return [], 0
     # the total comes with the rows (a window over the whole match), so the full-text
     # match is run once
-    rows = rows_as_dicts(db, "SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
+    rows = list(db.query("SELECT m.message_id, m.subject, m.from_name, m.date, m.is_patch, "
                              "substr(m.own_text, 1, 300) AS snippet, COUNT(*) OVER () AS total "
                              f"FROM messages m WHERE {' AND '.join(where)} "
-                             "ORDER BY m.date DESC LIMIT ?", [*params, limit])
+                             "ORDER BY m.date DESC LIMIT ?", [*params, limit]))
     total = rows[0]["total"] if rows else 0
     for r in rows:
         del r["total"]

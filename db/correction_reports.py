@@ -12,7 +12,6 @@ import sqlite_utils
 
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.db.corrections import VERDICTS
-from abiwatch.db.queries import rows_as_dicts
 
 _KIND = "CASE WHEN k.action IN ('not-a-concern', 'resolved-by', 'reopen') THEN 'verdict' ELSE k.action END"
 # The corrections in effect: per concern and kind (verdict, interface, patch), the
@@ -33,21 +32,21 @@ def recent(db: sqlite_utils.Database, *, concern_id: int | None = None,
         where = ("WHERE (k.message_id, k.interface) IN (SELECT message_id, interface FROM concerns "
                  "WHERE id = ?)")
         params.append(concern_id)
-    return rows_as_dicts(db, "SELECT k.*, c.id AS current_id, c.text FROM corrections k LEFT JOIN "
+    return list(db.query("SELECT k.*, c.id AS current_id, c.text FROM corrections k LEFT JOIN "
                              "concerns c ON c.message_id = k.message_id AND c.interface = k.interface "
-                             f"{where} ORDER BY k.made_at DESC, k.id DESC LIMIT ?", [*params, limit])
+                             f"{where} ORDER BY k.made_at DESC, k.id DESC LIMIT ?", [*params, limit]))
 
 
 def waiting_mail_commands(db: sqlite_utils.Database) -> list[dict]:
     """Return mail commands not applied to any concern: the mail they answer raised none
     (yet: they are tried again after every `abiwatch tag`)."""
-    return rows_as_dicts(db, """
+    return list(db.query("""
         SELECT mc.message_id, mc.position, mc.command, m.from_name, m.from_addr, m.date,
                COALESCE(m.in_reply_to, m.parent_id) AS replies_to
         FROM mail_commands mc JOIN messages m ON m.message_id = mc.message_id
         WHERE NOT EXISTS (SELECT 1 FROM corrections k WHERE k.source = 'mail'
                           AND k.source_ref = mc.message_id AND k.position = mc.position)
-        ORDER BY m.date, mc.message_id, mc.position""")
+        ORDER BY m.date, mc.message_id, mc.position"""))
 
 
 @dataclass
@@ -91,7 +90,7 @@ def corrected_decisions(db: sqlite_utils.Database) -> list[Decision]:
     cue or model that raised a concern that was none, the resolution rule that closed
     one too early, ... Each concern counts once per kind, by its correction in effect."""
     found: dict[tuple[str, str], Decision] = {}
-    for k in rows_as_dicts(db, _IN_EFFECT + " ORDER BY made_at, id"):
+    for k in db.query(_IN_EFFECT + " ORDER BY made_at, id"):
         auto = json.loads(k["automatic"] or "{}")
         what = _decision(k, auto)
         if what is not None:
@@ -104,7 +103,7 @@ def training_labels(db: sqlite_utils.Database) -> list[dict]:
     concern's sentence a negative, `resolved-by` and `reopen` a positive. Shaped like
     the judged sentences of the tuning sets: {"message_id", "sentence", "concern"}."""
     out = []
-    for k in rows_as_dicts(db, _IN_EFFECT + " AND action IN ({}) ORDER BY made_at, id".format(
+    for k in db.query(_IN_EFFECT + " AND action IN ({}) ORDER BY made_at, id".format(
             ",".join("?" * len(VERDICTS))), list(VERDICTS)):
         sentence = json.loads(k["automatic"] or "{}").get("text")
         if sentence:

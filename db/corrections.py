@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 import sqlite_utils
 
 from abiwatch.db.lore import message_id_from
-from abiwatch.db.queries import rows_as_dicts
 
 VERDICTS = ("not-a-concern", "resolved-by", "reopen")
 ACTIONS = (*VERDICTS, "interface", "patch")
@@ -112,9 +111,9 @@ def check_action(db: sqlite_utils.Database, action: Action) -> Action:
 
 def concern_row(db: sqlite_utils.Database, concern_id: int) -> dict | None:
     """Return a concern's automatic verdict (the `concerns` row, with its patch link), or None."""
-    rows = rows_as_dicts(db, "SELECT c.*, mp.how AS link_how FROM concerns c "
+    rows = list(db.query("SELECT c.*, mp.how AS link_how FROM concerns c "
                              "LEFT JOIN message_patch mp ON mp.message_id = c.message_id "
-                             "WHERE c.id = ?", [concern_id])
+                             "WHERE c.id = ?", [concern_id]))
     return rows[0] if rows else None
 
 
@@ -167,15 +166,15 @@ def correct(db: sqlite_utils.Database, concern_id: int, action: Action, *, autho
 def effective(db: sqlite_utils.Database, concern_id: int) -> dict | None:
     """Return a concern as corrected (its `effective_concerns` row); None if it was marked
     not a concern (or does not exist)."""
-    rows = rows_as_dicts(db, "SELECT * FROM effective_concerns WHERE id = ?", [concern_id])
+    rows = list(db.query("SELECT * FROM effective_concerns WHERE id = ?", [concern_id]))
     return rows[0] if rows else None
 
 
 def history(db: sqlite_utils.Database, message_id: str, interface: str) -> list[dict]:
     """Return every correction of the concern (message_id, interface), oldest first, with
     whether it is the one in effect for its kind."""
-    rows = rows_as_dicts(db, "SELECT * FROM corrections WHERE message_id = ? AND interface = ? "
-                             "ORDER BY made_at, id", [message_id, interface])
+    rows = list(db.query("SELECT * FROM corrections WHERE message_id = ? AND interface = ? "
+                             "ORDER BY made_at, id", [message_id, interface]))
     latest: dict[str, int] = {}
     for r in rows:
         if r["applied"]:
@@ -206,9 +205,9 @@ class MailOutcome:
 def _targets(db: sqlite_utils.Database, in_reply_to: str | None, parent_id: str | None) -> list[dict]:
     """Return the concerns raised by the message a command mail replies to."""
     for parent in dict.fromkeys(p for p in (in_reply_to, parent_id) if p):
-        rows = rows_as_dicts(db, "SELECT c.*, mp.how AS link_how FROM concerns c LEFT JOIN "
+        rows = list(db.query("SELECT c.*, mp.how AS link_how FROM concerns c LEFT JOIN "
                                  "message_patch mp ON mp.message_id = c.message_id "
-                                 "WHERE c.message_id = ? ORDER BY c.id", [parent])
+                                 "WHERE c.message_id = ? ORDER BY c.id", [parent]))
         if rows:
             return rows
     return []
@@ -242,11 +241,11 @@ def apply_mail_commands(db: sqlite_utils.Database, trusted: Iterable[str] = ()) 
     """
     trusted = list(trusted)
     out = MailOutcome()
-    commands = rows_as_dicts(db, """
+    commands = list(db.query("""
         SELECT mc.message_id, mc.position, mc.command, m.from_name, m.from_addr, m.date,
                m.in_reply_to, m.parent_id
         FROM mail_commands mc JOIN messages m ON m.message_id = mc.message_id
-        ORDER BY m.date, mc.message_id, mc.position""")
+        ORDER BY m.date, mc.message_id, mc.position"""))
     stamp = now()
     with db.conn:
         for cmd in commands:

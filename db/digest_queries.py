@@ -13,8 +13,6 @@ from collections.abc import Sequence
 
 import sqlite_utils
 
-from abiwatch.db.queries import rows_as_dicts
-
 NAK_NAMES = ("NAK", "Nacked-by")
 
 
@@ -61,18 +59,18 @@ def interface_names(db: sqlite_utils.Database) -> list[str]:
 def concerns_raised(db: sqlite_utils.Database, start: str, end: str,
                     interfaces: Sequence[str] | None) -> list[dict]:
     """Return concerns raised in the period, oldest first."""
-    return rows_as_dicts(db, _CONCERN + " WHERE c.date >= :start AND c.date < :end AND "
+    return list(db.query(_CONCERN + " WHERE c.date >= :start AND c.date < :end AND "
                          + _IN_IFS.format(col="c.interface") + _SURE + " ORDER BY c.date, c.id",
-                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)}))
 
 
 def concerns_resolved(db: sqlite_utils.Database, start: str, end: str,
                       interfaces: Sequence[str] | None) -> list[dict]:
     """Return concerns whose resolving message was sent in the period, in that order."""
-    return rows_as_dicts(db, _CONCERN + f" WHERE c.status = 'resolved' AND {_RESOLVED_AT} >= :start "
+    return list(db.query(_CONCERN + f" WHERE c.status = 'resolved' AND {_RESOLVED_AT} >= :start "
                          f"AND {_RESOLVED_AT} < :end AND " + _IN_IFS.format(col="c.interface")
                          + _SURE + " ORDER BY resolved_date, c.id",
-                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)}))
 
 
 def concerns_open_before(db: sqlite_utils.Database, start: str, end: str,
@@ -82,10 +80,10 @@ def concerns_open_before(db: sqlite_utils.Database, start: str, end: str,
     Open as of the period's end, not today, so a digest for a past week reads as it
     would have then.
     """
-    return rows_as_dicts(db, _CONCERN + " WHERE c.date < :start AND (c.status = 'open' OR "
+    return list(db.query(_CONCERN + " WHERE c.date < :start AND (c.status = 'open' OR "
                          f"{_RESOLVED_AT} >= :end) AND " + _IN_IFS.format(col="c.interface")
                          + _SURE + " ORDER BY c.date, c.id",
-                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)}))
 
 
 def series_chains(db: sqlite_utils.Database, series_ids: Sequence[str], end: str) -> list[dict]:
@@ -95,7 +93,7 @@ def series_chains(db: sqlite_utils.Database, series_ids: Sequence[str], end: str
     the newest version posted before `end` (title, version, link); last_active: the
     date of the last mail before `end` in the thread of any version.
     """
-    return rows_as_dicts(db, """
+    return list(db.query("""
         WITH RECURSIVE
         given(id) AS (SELECT DISTINCT value FROM json_each(:ids)),
         -- Walk supersedes and superseded_by both ways; UNION stops at a cycle.
@@ -120,7 +118,7 @@ def series_chains(db: sqlite_utils.Database, series_ids: Sequence[str], end: str
         SELECT a.id AS series_id, a.chain, a.last_active, r.title, r.version, r.is_rfc,
                r.author_name, r.author_addr, r.link_id
         FROM active a LEFT JOIN ranked r ON r.id = a.id AND r.n = 1
-    """, {"ids": json.dumps(sorted(set(series_ids))), "end": end})
+    """, {"ids": json.dumps(sorted(set(series_ids))), "end": end}))
 
 
 def thread_info(db: sqlite_utils.Database, thread_ids: Sequence[str], end: str) -> list[dict]:
@@ -132,7 +130,7 @@ def thread_info(db: sqlite_utils.Database, thread_ids: Sequence[str], end: str) 
     series_id is the first series posted in the thread: a reply to a patch missing from
     the archive still belongs to that series.
     """
-    return rows_as_dicts(db, """
+    return list(db.query("""
         SELECT t.thread_id, t.root_message_id,
                (SELECT p.series_id FROM messages tm JOIN patches p ON p.message_id = tm.message_id
                 WHERE tm.thread_id = t.thread_id AND p.series_id IS NOT NULL
@@ -144,14 +142,14 @@ def thread_info(db: sqlite_utils.Database, thread_ids: Sequence[str], end: str) 
                (SELECT MAX(date) FROM messages WHERE thread_id = t.thread_id
                   AND date < :end) AS last_active
         FROM threads t WHERE t.thread_id IN (SELECT value FROM json_each(:ids))
-    """, {"ids": json.dumps(sorted(set(thread_ids))), "end": end})
+    """, {"ids": json.dumps(sorted(set(thread_ids))), "end": end}))
 
 
 def new_series(db: sqlite_utils.Database, start: str, end: str,
                interfaces: Sequence[str] | None) -> list[dict]:
     """Return series first posted in the period, one row per interface their mails touch."""
     # A series is about an interface when any of its mails (cover or patch) is.
-    return rows_as_dicts(db, """
+    return list(db.query("""
         SELECT DISTINCT s.id, s.id AS series_id, s.title, s.version, s.is_rfc, s.total,
                s.received, s.author_name, s.author_addr, s.first_date, s.supersedes,
                COALESCE(s.cover_message_id, s.id) AS link_id,
@@ -165,14 +163,14 @@ def new_series(db: sqlite_utils.Database, start: str, end: str,
         LEFT JOIN series prev ON prev.id = s.supersedes
         WHERE s.first_date >= :start AND s.first_date < :end AND """
                          + _IN_IFS.format(col="mi.interface") + " ORDER BY s.first_date, s.id",
-                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)}))
 
 
 def series_merged(db: sqlite_utils.Database, start: str, end: str,
                   interfaces: Sequence[str] | None) -> list[dict]:
     """Return series versions merged in the period (their first merged commit's date), one
     row per interface, with the concerns still open when they went in."""
-    return rows_as_dicts(db, """
+    return list(db.query("""
         SELECT DISTINCT s.id, s.id AS series_id, s.title, s.version, s.is_rfc,
                s.author_name, s.author_addr,
                COALESCE(s.cover_message_id, s.id) AS link_id, st.state, st.merged_parts,
@@ -187,7 +185,7 @@ def series_merged(db: sqlite_utils.Database, start: str, end: str,
         WHERE st.state IN ('merged', 'partial')
           AND st.merged_date >= :start AND st.merged_date < :end AND """
                          + _IN_IFS.format(col="mi.interface") + " ORDER BY st.merged_date, s.id",
-                         {"start": start, "end": end, "ifs": _ifs(interfaces)})
+                         {"start": start, "end": end, "ifs": _ifs(interfaces)}))
 
 
 def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
@@ -203,7 +201,7 @@ def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
     thread: a NAK in reply to a patch missing from the archive still counts for
     the interfaces the thread discusses.
     """
-    return rows_as_dicts(db, """
+    return list(db.query("""
         WITH t AS (
             SELECT t.id, t.name, t.value, t.person_name, t.person_addr, t.message_id,
                    t.patch_message_id, t.series_id, m.date, m.from_name, m.subject,
@@ -236,7 +234,7 @@ def notable_trailers(db: sqlite_utils.Database, start: str, end: str,
         WHERE """ + _IN_IFS.format(col="mi.interface") + " ORDER BY t.date, t.id",
                          {"start": start, "end": end, "ifs": _ifs(interfaces),
                           "naks": json.dumps(NAK_NAMES),
-                          "maint": json.dumps(list(maintainers)) if maintainers else None})
+                          "maint": json.dumps(list(maintainers)) if maintainers else None}))
 
 
 def sent_at(db: sqlite_utils.Database, week: str, recipient: str) -> str | None:
@@ -259,8 +257,8 @@ def record_sent(db: sqlite_utils.Database, week: str, recipient: str, message_id
 def subscribers(db: sqlite_utils.Database) -> list[dict]:
     """Return active subscribers from the table, each with interfaces as a list (empty: all)."""
     out = []
-    for row in rows_as_dicts(db, "SELECT email, name, interfaces FROM subscribers WHERE active = 1 "
-                          "ORDER BY email"):
+    for row in db.query("SELECT email, name, interfaces FROM subscribers WHERE active = 1 "
+                        "ORDER BY email"):
         row["interfaces"] = parse_interfaces(row["interfaces"])
         out.append(row)
     return out

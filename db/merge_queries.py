@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite_utils
 
 from abiwatch.db.answer_queries import CONCERN_COLUMNS, CONCERN_JOINS
-from abiwatch.db.queries import rows_as_dicts
 
 
 def trees_read(db: sqlite_utils.Database) -> int:
@@ -22,9 +21,9 @@ def series_outcomes(db: sqlite_utils.Database, series_ids: list[str]) -> dict[st
     if not series_ids:
         return {}
     marks = ",".join("?" * len(series_ids))
-    rows = rows_as_dicts(db, "SELECT series_id, state, merged_parts, parts, merged_date, first_commit, "
+    rows = list(db.query("SELECT series_id, state, merged_parts, parts, merged_date, first_commit, "
                              "release, merged_series_id, chain_merged_date FROM series_state "
-                             f"WHERE series_id IN ({marks})", series_ids)
+                             f"WHERE series_id IN ({marks})", series_ids))
     return {r["series_id"]: r for r in rows}
 
 
@@ -41,7 +40,7 @@ def merged_open_concerns(db: sqlite_utils.Database, interface: str | None = None
            "JOIN series ms ON ms.id = mo.merged_series_id "
            "JOIN series_state st ON st.series_id = mo.merged_series_id "
            f"{where} ORDER BY mo.merged_date DESC, c.date LIMIT ?")
-    return rows_as_dicts(db, sql, [*params, limit])
+    return list(db.query(sql, [*params, limit]))
 
 
 def merged_open_counts(db: sqlite_utils.Database, interface: str | None = None) -> dict[str, int]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from abiwatch.db import connect_ro
+from abiwatch.db import connect_ro, no_database
 
 # Read-only pragma table functions a query may use (datasette's list, plus the
 # one FTS5 consults internally on every MATCH).
@@ -44,8 +44,8 @@ _DENIED = {getattr(sqlite3, name) for name in dir(sqlite3) if re.fullmatch(
 
 
 # What one query may make, besides time (a progress handler cannot stop either: a
-# single printf('%.*c', 1000000000, 'x') ran for seconds inside one function call and
-# took 1 GB, three at once took Datasette to 2.4 GB). Any value: SQLITE_LIMIT_LENGTH
+# single printf('%.*c', 1000000000, 'x') runs for seconds inside one function call and
+# allocates a gigabyte). Any value: SQLITE_LIMIT_LENGTH
 # (above the largest stored message part, which must stay readable). All the rows of
 # one result: MAX_RESULT_BYTES.
 MAX_VALUE_BYTES = 64 << 20
@@ -345,8 +345,7 @@ def connect_readonly(path: str | os.PathLike) -> sqlite3.Connection:
     """Return a connection to an existing database file opened mode=ro and query_only."""
     p = Path(path)
     if not p.is_file():
-        raise QueryError(f"no database at {p}: run `abiwatch ingest ARCHIVE` first, or point "
-                         "--db (or ABIWATCH_DB, or database.path in the config) at one")
+        raise QueryError(no_database(p))
     try:
         conn = connect_ro(p)
     except sqlite3.Error as exc:

@@ -1,5 +1,5 @@
-"""Helpers for tests that kill real runs: what a half-written database holds, and which
-processes a run left behind."""
+"""Watching a process the tests kill: its database as another reader sees it, and
+whether any of its children outlive it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import sqlite3
 from pathlib import Path
 
 
-def rows_in(db_path: Path, table: str) -> int:
-    """Return how many rows table holds, read without waiting on a writer (0 if unreadable)."""
+def count_rows(db_path: Path, table: str) -> int:
+    """Return the rows of table a read-only reader sees now; 0 while the database cannot
+    be read yet (not created, or locked past a short wait)."""
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=0.2)
         try:
-            return conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+            return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
         finally:
             conn.close()
     except sqlite3.Error:

@@ -3,44 +3,20 @@ table, column and view, and the README names every command."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from abiwatch.bot.cli import cli
+from abiwatch.bot.datasette_meta import documented_columns, live_columns
 from abiwatch.db import open_db
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _documented() -> dict[str, set[str]]:
-    text = (REPO / "docs" / "schema.md").read_text()
-    out: dict[str, set[str]] = {}
-    current: list[str] = []
-    for line in text.splitlines():
-        m = re.match(r"^###\s+(.+)$", line)
-        if m:
-            current = [n.strip() for n in m.group(1).replace(" and ", ",").split(",")]
-            for n in current:
-                out.setdefault(n, set())
-            continue
-        m = re.match(r"^\|\s*([\w.,\s]+?)\s*\|", line)
-        if m and current and m.group(1) not in ("column", "---"):
-            table = current[0]
-            for col in m.group(1).split(","):
-                prefix, _, name = col.strip().rpartition(".")
-                table = prefix or table  # "source_files.size, mtime": mtime is source_files'
-                out.setdefault(table, set()).add(name)
-        m = re.match(r"^Columns: (.+)\.$", line)
-        if m and current:
-            out[current[0]].update(c.strip() for c in m.group(1).split(","))
-    return out
-
-
 def test_schema_doc_describes_every_table_column_and_view(tmp_path):
     db = open_db(tmp_path / "schema.db")
-    documented = _documented()
+    documented = documented_columns((REPO / "docs" / "schema.md").read_text(), live_columns(db))
     missing = []
     for name in db.table_names() + db.view_names():
         if name.startswith(("messages_fts_", "_", "sqlite_")):

@@ -3,30 +3,16 @@ real virtualization-list threads of 2019-2023, ingested and tagged once per run.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-
-from abiwatch.db import open_db
-from abiwatch.ingest.load import ingest
-from abiwatch.nlp.tagging import tag
-
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
-VIRT = SHARED / "lfdr-virtualization-list"
+from corpus import LKML, VIRT, require
+from dbfile import tagged_db
 
 
 @pytest.fixture(scope="session")
 def digest_db(tmp_path_factory) -> Path:
     """LKML 2006 and the virtualization list, tagged; copy it before writing to it."""
     for corpus in (LKML, VIRT):
-        if not corpus.is_dir():
-            pytest.skip(f"shared corpus not found at {corpus} (set ABIWATCH_SHARED_DATA)")
-    path = tmp_path_factory.mktemp("digest") / "base.db"
-    db = open_db(path)
-    ingest(db, [str(LKML), str(VIRT)], progress=False)
-    tag(db, progress=False)
-    db.conn.close()  # the last connection checkpoints the WAL: the file is whole
-    return path
+        require(corpus)
+    return tagged_db(tmp_path_factory.mktemp("digest") / "base.db", [LKML, VIRT])

@@ -176,11 +176,6 @@ def test_example_config_documents_every_setting():
             assert f"\n{key} = " in text or f"\n# {key} = " in text, f"{section}.{key}"
 
 
-# Edges written before bot/config.py existed; each should take its value from
-# bot.config.Settings instead (reported to the lead, not edited here).
-ENV_READERS_TO_MOVE = {"bot/cli_discord.py"}
-
-
 def test_only_config_reads_the_environment():
     offenders = set()
     for package in ("bot", "db", "nlp", "ingest"):
@@ -191,4 +186,4 @@ def test_only_config_reads_the_environment():
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
                     offenders.add(rel)
-    assert offenders - ENV_READERS_TO_MOVE == set()
+    assert offenders == set()

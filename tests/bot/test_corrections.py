@@ -10,23 +10,18 @@ Expected values come from the database with plain SQL, not from the engine.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus import LKML, require
+from dbfile import sql, tagged_db
 from digest_parse import parse_text
 
 from abiwatch.bot.cli import cli
-from abiwatch.db import open_db
-from abiwatch.ingest.load import ingest
-from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
 VMI_RFC = LKML / "lkml-20060313-vmi-i386-virtualization-interface-rfc.mbox"
 SUBJECT = "[RFC, PATCH 0/24] VMI i386 Linux virtualization interface proposal"
 # In that thread: Arjan van de Ven asks "Why can't vmware use the Xen interface
@@ -40,14 +35,8 @@ HCH = "20060315102522.GA5926@infradead.org"  # "... it's totally unacceptable"
 @pytest.fixture(scope="module")
 def base_db(tmp_path_factory) -> Path:
     """The three real LKML paravirt threads, ingested and tagged."""
-    if not LKML.is_dir():
-        pytest.skip(f"shared corpus not found at {LKML} (set ABIWATCH_SHARED_DATA)")
-    path = tmp_path_factory.mktemp("corrections") / "base.db"
-    db = open_db(path)
-    ingest(db, [str(LKML)], progress=False)
-    tag(db, progress=False, workers=1)
-    db.conn.close()  # the last connection checkpoints the WAL: the file is whole
-    return path
+    require(LKML)
+    return tagged_db(tmp_path_factory.mktemp("corrections") / "base.db", [LKML], workers=1)
 
 
 @pytest.fixture
@@ -64,14 +53,6 @@ def run(db: Path, *args: str, code: int = 0, env: dict | None = None) -> str:
                                 env={"ABIWATCH_CONFIG": "", **(env or {})})
     assert result.exit_code == code, result.output
     return result.output
-
-
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(query, params).fetchall()
-    finally:
-        conn.close()
 
 
 def concern_id(db: Path, message_id: str) -> int:

@@ -14,11 +14,11 @@ Microsoft Hypervisor root partition RFC with eight remarks on eight patches.
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from dbfile import sql
 from digest_parse import LORE, Block, parse_text
 
 from abiwatch.bot.config import DigestSettings
@@ -26,14 +26,6 @@ from abiwatch.bot.digest import build_digest, parse_week
 from abiwatch.db import open_db
 
 RUNTIME = "[RFC PATCH 00/26] Runtime paravirt patching"
-
-
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(query, params).fetchall()
-    finally:
-        conn.close()
 
 
 def digest(db: Path, week: str, **settings) -> tuple[str, str]:
@@ -107,7 +99,9 @@ def test_each_concern_names_the_patch_it_is_about(digest_db):
     # remark on the cover letter is about the block itself and names nothing more.
     for week in ("2020-W15", "2021-W06"):
         [block] = parse_text(digest(digest_db, week)[1]).blocks
-        for cid, _, subject in raised(digest_db, week):
+        concerns = raised(digest_db, week)
+        assert concerns, week
+        for cid, _, subject in concerns:
             about = unreply(subject)
             if about == block.title:
                 assert ", on " not in block.heads[cid]
@@ -223,7 +217,9 @@ def test_the_text_part_fits_a_terminal(digest_db):
         msg = build_digest(open_db(digest_db, readonly=True), *parse_week(week))
         part = msg.get_body(("plain",))
         assert part.get_content_charset() == "utf-8"
-        for line in part.get_content().splitlines():
+        lines = part.get_content().splitlines()
+        assert lines, week
+        for line in lines:
             # Links and the command to copy are never cut; everything else fits 76 columns.
             if LORE not in line and "abiwatch ask" not in line and "unsubscribe" not in line:
                 assert len(line) <= 76, line

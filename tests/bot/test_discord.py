@@ -23,6 +23,7 @@ from pathlib import Path
 import discord
 import pytest
 from click.testing import CliRunner
+from corpus import LKML, VIRT
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.discord_adapter import build_client
@@ -31,8 +32,6 @@ from abiwatch.bot.discord_adapter.redact import REDACTED, RedactFilter, install_
 from abiwatch.bot.discord_adapter.views import NOT_YOURS
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
 # Shaped like a real bot token (id.timestamp.hmac) so a leak would be recognisable.
 TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMg.GfAkEt.abiwatch-test-token-0123456789abcdefXYZ"
 
@@ -263,10 +262,9 @@ def merged_db(tmp_path_factory) -> Path:
     """Return a database of four real paravirt threads and a tree in which two were merged."""
     import kernel_tree as kt
 
-    virt = SHARED / "lfdr-virtualization-list"
-    assert virt.is_dir(), f"shared corpus missing at {virt} (set ABIWATCH_SHARED_DATA)"
+    assert VIRT.is_dir(), f"shared corpus missing at {VIRT} (set ABIWATCH_SHARED_DATA)"
     base = tmp_path_factory.mktemp("merged")
-    return kt.merged_database(base / "abiwatch.db", virt, base / "linux")
+    return kt.merged_database(base / "abiwatch.db", VIRT, base / "linux")
 
 
 def test_merged_command_lists_concerns_open_at_merge_with_the_release(fake, merged_db):

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from dbfile import tagged_db
 
 from abiwatch.bot.engine import Engine
 from abiwatch.bot.render import to_json, to_text
@@ -24,12 +25,7 @@ LORE = "https://lore.kernel.org/r/"
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("engine") / "abiwatch.db"
-    db = open_db(path)
-    ingest(db, [str(DEVSET)], progress=False)
-    tag(db, progress=False)
-    db.conn.close()
-    return path
+    return tagged_db(tmp_path_factory.mktemp("engine") / "abiwatch.db", [DEVSET])
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +123,7 @@ def test_who_lists_what_a_person_raised_and_whether_resolved(engine):
 
 def test_json_output_has_the_documented_keys(engine):
     d = json.loads(to_json(engine.ask("unresolved VMI")))
-    assert set(d) >= {"intent", "understood_as", "items"}
+    assert set(d) >= {"intent", "understood_as", "items"} and d["items"]
     for item in d["items"]:
         assert {"message_id", "interface", "status", "text", "author", "date",
                 "patch_message_id", "url"} <= set(item)

@@ -6,22 +6,18 @@ kernel tree is a real git repository in which two of their series were merged
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 
 import kernel_tree as kt
 import pytest
 from click.testing import CliRunner
+from corpus import VIRT, require
 from digest_parse import parse_text
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.engine import Engine
 from abiwatch.bot.render import to_text
-
-REPO = Path(__file__).resolve().parents[2]
-VIRT = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data")) / \
-    "lfdr-virtualization-list"
 
 # Ingo Molnar on v2 3/4 (2023-10-18), never answered before the merge on 2023-12-01.
 OPEN_AT_MERGE = "ZS/C1HS/EEXTtVji@gmail.com"
@@ -29,20 +25,16 @@ OPEN_AT_MERGE = "ZS/C1HS/EEXTtVji@gmail.com"
 ANSWERED_BEFORE_MERGE = "20230920145222.GB6687@noisy.programming.kicks-ass.net"
 
 
-
-
 @pytest.fixture(scope="module")
 def merged_db(tmp_path_factory) -> Path:
-    if not VIRT.is_dir():
-        pytest.skip(f"shared corpus not found at {VIRT} (set ABIWATCH_SHARED_DATA)")
+    require(VIRT)
     base = tmp_path_factory.mktemp("merged")
     return kt.merged_database(base / "abiwatch.db", VIRT, base / "linux")
 
 
 @pytest.fixture(scope="module")
 def unmerged_db(tmp_path_factory) -> Path:
-    if not VIRT.is_dir():
-        pytest.skip(f"shared corpus not found at {VIRT} (set ABIWATCH_SHARED_DATA)")
+    require(VIRT)
     base = tmp_path_factory.mktemp("unmerged")
     return kt.merged_database(base / "abiwatch.db", VIRT, base / "linux", read_tree_too=False)
 

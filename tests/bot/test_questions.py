@@ -5,47 +5,31 @@ resolution dates, what was left out, follow-ups in chat, and exit codes that tel
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus import VIRT, require
+from dbfile import sql, tagged_db
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.search_terms import parse_search
 
-REPO = Path(__file__).resolve().parents[2]
-VIRT = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data")) / \
-    "lfdr-virtualization-list"
 RUNTIME_PATCHING = "20200408050323.4237-1-ankur.a.arora@oracle.com"  # replies only archived
 
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:
-    if not VIRT.is_dir():
-        pytest.skip(f"shared corpus not found at {VIRT} (set ABIWATCH_SHARED_DATA)")
-    from abiwatch.db import open_db
-    from abiwatch.ingest.load import ingest
-    from abiwatch.nlp.tagging import tag
-
-    path = tmp_path_factory.mktemp("questions") / "abiwatch.db"
-    d = open_db(path)
-    ingest(d, [str(VIRT)], progress=False)
-    tag(d, progress=False, workers=1)
-    d.conn.close()
-    return path
+    require(VIRT)
+    return tagged_db(tmp_path_factory.mktemp("questions") / "abiwatch.db", [VIRT], workers=1)
 
 
 def ask(db: Path, question: str, *, code: int = 0) -> dict:
     result = CliRunner().invoke(cli, ["--db", str(db), "ask", "--json", question])
     assert result.exit_code == code, result.output
     return json.loads(result.output)
-
-
-def sql(db: Path, query: str, params=()) -> list[tuple]:
-    return sqlite3.connect(db).execute(query, params).fetchall()
 
 
 # --- finding series and threads ----------------------------------------------------

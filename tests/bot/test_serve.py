@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from corpus import LKML, require
+from dbfile import sql as rows
+from dbfile import tagged_db
 
 from abiwatch.bot.cli import cli
 from abiwatch.bot.datasette_meta import (
@@ -26,15 +28,13 @@ from abiwatch.bot.datasette_meta import (
     QUERIES,
     SCHEMA_DOC,
     build_metadata,
+    live_columns,
     parse_schema_doc,
 )
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
-from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
 LATER = "lkml-20060810-paravirt-h-patch.mbox"  # ingested while the server runs
 
 
@@ -46,14 +46,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory) -> Path:
-    if not LKML.exists():
-        pytest.skip(f"shared corpus not found at {LKML} (set ABIWATCH_SHARED_DATA)")
-    path = tmp_path_factory.mktemp("serve") / "abiwatch.db"
-    db = open_db(path)
-    ingest(db, sorted(str(p) for p in LKML.glob("*.mbox") if p.name != LATER), progress=False)
-    tag(db, progress=False)
-    db.conn.close()
-    return path
+    require(LKML)
+    return tagged_db(tmp_path_factory.mktemp("serve") / "abiwatch.db",
+                     sorted(p for p in LKML.glob("*.mbox") if p.name != LATER))
 
 
 SERVER_PIDS: dict[str, int] = {}  # base URL -> the server's process id
@@ -92,14 +87,6 @@ def server(db_path):
 def get(url: str):
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
-
-
-def rows(path: Path, sql: str, params=()) -> list[tuple]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def test_database_json_endpoint(server, db_path):
@@ -289,10 +276,7 @@ Columns: id, interface.
 
 def test_schema_doc_formats(tmp_path):
     db = open_db(tmp_path / "fresh.db")
-    columns = {t: [c.name for c in (db[t].columns if t in db.table_names() else
-                                    db.view(t).columns)]
-               for t in db.table_names() + db.view_names()}
-    doc = parse_schema_doc(SAMPLE_DOC, columns)
+    doc = parse_schema_doc(SAMPLE_DOC, live_columns(db))
     assert doc["messages"] == {"description": "One row per mail.", "columns": {
         "message_id": "the Message-ID", "subject": "what it says", "date": "what it says"}}
     assert doc["source_files"]["description"] == doc["inbox_progress"]["description"] == \

@@ -4,30 +4,22 @@ whole and the next run goes on; readers still read read-only storage, and say ho
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 import storage
+from corpus import shared
 
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
 
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", storage.REPO.parent / "shared" / "data"))
 MORE = "lfdr-linux-hyperv"  # 3.5 MB of real mail: more than the full disk has room for
 COUNT = ("$PYTHON -c \"import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(c.execute("
          "'PRAGMA integrity_check').fetchone()[0], c.execute('SELECT COUNT(*) FROM messages')"
          ".fetchone()[0], c.execute('SELECT COUNT(*) FROM concerns').fetchone()[0])\" ")
-
-
-def _shared(name: str) -> Path:
-    path = SHARED / name
-    if not path.exists():
-        pytest.skip(f"shared corpus not found at {path} (set ABIWATCH_SHARED_DATA)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +27,7 @@ def ingested(tmp_path_factory) -> Path:
     """A database of real mail, ingested and not tagged."""
     path = tmp_path_factory.mktemp("storage") / "base.db"
     db = open_db(path)
-    ingest(db, [str(_shared("lore-inbox-lkml-2006-2007"))], progress=False)
+    ingest(db, [str(shared("lore-inbox-lkml-2006-2007"))], progress=False)
     db.conn.close()
     return path
 
@@ -53,7 +45,7 @@ def _one_line_error(text: str) -> str:
 
 def test_ingest_on_a_full_disk_stops_in_one_line_and_goes_on_when_there_is_space(
         ingested, tmp_path):
-    more = _shared(MORE)
+    more = shared(MORE)
     want = tmp_path / "want.db"
     shutil.copy(ingested, want)
     db = open_db(want)

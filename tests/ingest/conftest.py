@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import os
+import io
 import sqlite3
 from pathlib import Path
 
 import pytest
+from corpus import SHARED, shared
 
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
+from abiwatch.ingest.sources import iter_mbox
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "ingest"
-# The shared corpus sits next to the checkout (see ../shared/data/MANIFEST.md);
-# ABIWATCH_SHARED_DATA points elsewhere when it lives somewhere else.
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 # Tables whose content depends on the run (timestamps, run counters), not on the mail.
 RUN_TABLES = {"ingest_runs", "_migrations"}
 RUN_COLUMNS = {"run_id"}
-
-
-def shared(*parts: str) -> Path:
-    """Return a path in the shared corpus, skipping the test when the corpus is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared corpus not found at {path} (set ABIWATCH_SHARED_DATA)")
-    return path
 
 
 def fixture(name: str) -> Path:
@@ -35,6 +26,15 @@ def fixture(name: str) -> Path:
     path = FIXTURES / name
     assert path.exists(), path
     return path
+
+
+def real_mails() -> list[bytes]:
+    """Return the raw mails of two fixture mboxes: 5 LKML and 6 linux-hyperv messages."""
+    out = []
+    for name in ("lkml-2006-orphan-replies-paravirt-h.mbox",
+                 "mboxrd-quoted-from-and-outlook-attribution.mbox"):
+        out += [m.raw for m in iter_mbox(io.BytesIO(fixture(name).read_bytes()), name)]
+    return out
 
 
 def dump(db_path: Path | str) -> dict[str, list[tuple]]:
@@ -122,12 +122,12 @@ def one(db, sql: str, params=()):
 # Make the helpers importable by the test modules without a package on sys.path.
 @pytest.fixture(scope="session")
 def h():
-    """Helper namespace: shared(), fixture(), dump(), diff_dumps(), one()."""
+    """Helper namespace: shared(), fixture(), real_mails(), dump(), diff_dumps(), one()."""
 
     class H:
         pass
     ns = H()
-    for f in (shared, fixture, dump, diff_dumps, one):
+    for f in (shared, fixture, real_mails, dump, diff_dumps, one):
         setattr(ns, f.__name__, staticmethod(f))
     ns.SHARED = SHARED
     ns.FIXTURES = FIXTURES

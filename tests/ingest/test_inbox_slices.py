@@ -14,7 +14,7 @@ from pathlib import Path
 
 import inbox_repo as ir
 import pytest
-from processes import processes_mentioning, rows_in
+from processes import count_rows, processes_mentioning
 
 from abiwatch.ingest.load import ingest
 from abiwatch.ingest.sources import (
@@ -26,14 +26,6 @@ from abiwatch.ingest.sources import (
     iter_paths,
     read_inbox_slice,
 )
-
-
-def _real_mails(h) -> list[bytes]:
-    out = []
-    for name in ("lkml-2006-orphan-replies-paravirt-h.mbox",
-                 "mboxrd-quoted-from-and-outlook-attribution.mbox"):
-        out += [m.raw for m in iter_mbox(io.BytesIO(h.fixture(name).read_bytes()), name)]
-    return out  # 5 LKML + 6 linux-hyperv messages
 
 
 def _all_fixture_mails(h) -> list[bytes]:
@@ -100,7 +92,7 @@ def test_a_slice_yields_its_blobs_byte_for_byte_then_its_checkpoint(h, tmp_path)
 
 @ir.needs_git
 def test_a_blob_that_cannot_be_read_holds_the_epoch_back_until_it_can(h, tmp_path, new_db):
-    mails = _real_mails(h)
+    mails = h.real_mails()
     inbox = tmp_path / "inbox"
     e0 = ir.epoch(inbox / "git" / "0.git")
     for raw in mails[:6]:
@@ -202,7 +194,7 @@ def test_sigkilled_inbox_ingest_resumes_from_its_checkpoint_to_the_same_database
     proc = subprocess.Popen(cli(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env)
     deadline = time.monotonic() + 240
-    while rows_in(killed, "inbox_progress") == 0 and proc.poll() is None and time.monotonic() < deadline:
+    while count_rows(killed, "inbox_progress") == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # wait for the first slice and its checkpoint to commit
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)

@@ -3,7 +3,6 @@ read incrementally from the last commit seen."""
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -14,15 +13,6 @@ import pytest
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.ingest.load import ingest
 from abiwatch.ingest.record import parse_message
-from abiwatch.ingest.sources import iter_mbox
-
-
-def _real_mails(h) -> list[bytes]:
-    out = []
-    for name in ("lkml-2006-orphan-replies-paravirt-h.mbox",
-                 "mboxrd-quoted-from-and-outlook-attribution.mbox"):
-        out += [m.raw for m in iter_mbox(io.BytesIO(h.fixture(name).read_bytes()), name)]
-    return out  # 5 LKML + 6 linux-hyperv messages
 
 
 def _mid(raw: bytes) -> str:
@@ -31,7 +21,7 @@ def _mid(raw: bytes) -> str:
 
 @ir.needs_git
 def test_v2_inbox_is_read_whole_then_only_new_commits(h, tmp_path, new_db):
-    mails = _real_mails(h)
+    mails = h.real_mails()
     inbox = tmp_path / "inbox"
     e0, e1 = ir.epoch(inbox / "git" / "0.git"), ir.epoch(inbox / "git" / "1.git")
     for raw in mails[:4]:
@@ -69,7 +59,7 @@ def test_v2_inbox_is_read_whole_then_only_new_commits(h, tmp_path, new_db):
 
 @ir.needs_git
 def test_inbox_read_incrementally_equals_one_clean_read(h, tmp_path, new_db):
-    mails = _real_mails(h)
+    mails = h.real_mails()
     inbox = tmp_path / "inbox"
     e0 = ir.epoch(inbox / "git" / "0.git")
     step = new_db("step.db")
@@ -87,7 +77,7 @@ def test_inbox_read_incrementally_equals_one_clean_read(h, tmp_path, new_db):
 
 @ir.needs_git
 def test_bare_epoch_given_directly_and_rewritten_history(h, tmp_path, new_db):
-    mails = _real_mails(h)
+    mails = h.real_mails()
     e0 = ir.epoch(tmp_path / "0.git")
     for raw in mails[:3]:
         ir.commit(e0, raw)
@@ -133,7 +123,7 @@ def test_real_inbox_built_by_public_inbox_tools(h, tmp_path, new_db):
         subprocess.run(["public-inbox-mda", "--no-precheck"], input=raw, env=env, check=True,
                        capture_output=True)
 
-    mails = _real_mails(h)
+    mails = h.real_mails()
     for raw in mails[:3]:
         deliver(raw)
     db = new_db()

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import processes_mentioning, rows_in
+from processes import count_rows, processes_mentioning
 
 from abiwatch.db.blobs import decompress_raw
 from abiwatch.ingest.load import ingest
@@ -141,13 +141,13 @@ def test_sigkill_mid_run_then_rerun_equals_one_clean_run(h, tmp_path):
     clean = tmp_path / "clean.db"
     subprocess.run(_abiwatch(clean, archive), check=True, capture_output=True, env=env,
                    cwd=h.REPO, timeout=300)
-    assert rows_in(clean, "messages") == total
+    assert count_rows(clean, "messages") == total
 
     killed = tmp_path / "killed.db"
     proc = subprocess.Popen(_abiwatch(killed, archive), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=env, cwd=h.REPO)
     deadline = time.monotonic() + 240
-    while rows_in(killed, "messages") == 0 and proc.poll() is None and time.monotonic() < deadline:
+    while count_rows(killed, "messages") == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)  # wait for the first batch to commit
     assert proc.poll() is None, "the run finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
@@ -155,9 +155,9 @@ def test_sigkill_mid_run_then_rerun_equals_one_clean_run(h, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     # the parser/writer workers die with it at once: without PR_SET_PDEATHSIG they would
     # go on writing the batches already handed to them, even while a re-run starts
-    partial = rows_in(killed, "messages")
+    partial = count_rows(killed, "messages")
     time.sleep(1.5)
-    assert rows_in(killed, "messages") == partial
+    assert count_rows(killed, "messages") == partial
     assert not processes_mentioning(str(killed))
     assert 0 < partial < total
     # the killed run left whole batches only: an integrity check passes

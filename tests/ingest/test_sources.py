@@ -209,7 +209,7 @@ def test_directory_walk_is_recursive_and_skips_non_mail_suffixes(h, tmp_path, in
     assert db.execute("SELECT COUNT(*) FROM source_files").fetchone()[0] == 2
 
 
-@pytest.mark.timeout(60)  # the walk used to be endless here: fail, do not hang
+@pytest.mark.timeout(60)  # a symlink loop can make a walk endless: fail, do not hang
 def test_symlink_loops_in_a_folder_are_walked_once_and_each_file_read_once(h, tmp_path,
                                                                           ingest_into):
     """`dot -> .` read every file 41 times (until ELOOP); with `sub/up -> ..` as well the

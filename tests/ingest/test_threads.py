@@ -43,6 +43,7 @@ def test_lkml_2006_each_file_is_one_whole_tree(corpus_db, h):
     by_file: dict[str, list[str]] = {}
     for m in _truth(h):
         by_file.setdefault(m["file"], []).append(_norm(m["message_id"]))
+    assert by_file
     for name, ids in by_file.items():
         marks = ",".join("?" * len(ids))
         threads = {r[0] for r in db.execute(
@@ -57,13 +58,11 @@ def test_lkml_2006_each_file_is_one_whole_tree(corpus_db, h):
 @pytest.mark.slow
 def test_parents_missing_from_the_archive_become_placeholders(corpus_db, h):
     db, _, _ = corpus_db
-    for m in _truth(h):
-        irt = _norm(m["in_reply_to"])
-        if irt and not m["parent_in_file"]:
-            assert db.execute("SELECT 1 FROM placeholders WHERE message_id = ?", [irt]
-                              ).fetchone(), irt
-            assert not db.execute("SELECT 1 FROM messages WHERE message_id = ?", [irt]
-                                  ).fetchone()
+    missing = [irt for m in _truth(h) if (irt := _norm(m["in_reply_to"])) and not m["parent_in_file"]]
+    assert missing
+    for irt in missing:
+        assert db.execute("SELECT 1 FROM placeholders WHERE message_id = ?", [irt]).fetchone(), irt
+        assert not db.execute("SELECT 1 FROM messages WHERE message_id = ?", [irt]).fetchone()
 
 
 def test_paravirt_h_fragment_with_every_parent_missing_is_one_thread(h, ingest_into):

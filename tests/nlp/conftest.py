@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,6 @@ from abiwatch.nlp.tagging import tag
 
 REPO = Path(__file__).resolve().parents[2]
 DEVSET = REPO / "tests" / "fixtures" / "nlp_devset" / "threads"
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-
-
-def shared(*parts: str) -> Path:
-    """Return a path in the shared corpus, skipping the test when the corpus is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared corpus not found at {path} (set ABIWATCH_SHARED_DATA)")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +29,4 @@ def concern_rows(db, **where) -> list[dict]:
     sql = "SELECT * FROM concerns"
     if where:
         sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
-    cur = db.execute(sql, list(where.values()))
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    return list(db.query(sql, list(where.values())))

@@ -3,11 +3,13 @@ what is never a concern (patch postings, the proposer defending, quoted text).""
 
 from __future__ import annotations
 
+from corpus import shared
+
 from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
 
-from .conftest import concern_rows, shared
+from .conftest import concern_rows
 
 PROPOSAL_ROOT = "44D1CC7D.4010600@vmware.com"  # Zachary Amsden, "A proposal - binary", 2006-08-03
 
@@ -50,7 +52,9 @@ def test_a_concern_quoted_in_a_reply_is_not_a_concern_of_the_replier(devset_db):
 
 
 def test_every_concern_cites_its_sentence_rule_and_cue(devset_db):
-    for c in concern_rows(devset_db):
+    concerns = concern_rows(devset_db)
+    assert concerns
+    for c in concerns:
         # a cue rule, or the learned classifier where no cue fired
         assert c["rule_id"].startswith("concern.") or c["rule_id"] == "model.textcat"
         assert c["cue"] and c["text"]

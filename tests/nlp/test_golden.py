@@ -44,5 +44,6 @@ def test_tagging_output_matches_the_golden_file(tmp_path):
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
     want = json.loads(GOLDEN.read_text())
+    assert want
     for key in want:
         assert got[key] == want[key], f"{key} changed; see the module docstring to regenerate"

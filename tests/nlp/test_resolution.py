@@ -3,6 +3,8 @@ each path is checked on a real thread, and each resolution names its evidence.""
 
 from __future__ import annotations
 
+import pytest
+
 from abiwatch.nlp.catalog import load_catalog
 from abiwatch.nlp.evidence import ThreadCache, evidence_for, resolve_concerns
 from abiwatch.nlp.resolution import (
@@ -93,9 +95,13 @@ def test_the_author_agreeing_then_posting_a_new_version_resolves_it(devset_db):
     assert r is not None and r.resolved_by == "20231016123933.17284-1-jgross@suse.com"
 
 
+@pytest.mark.xfail(strict=True, reason="the tagger raises no concern from Alan Cox's five mails "
+                   "in these threads, so there is no unanswered concern of his to check")
 def test_silence_leaves_a_concern_open(devset_db):
     # Alan Cox's objections to a binary hypervisor ABI were never answered in these threads
-    for c in concern_rows(devset_db, author_name="Alan Cox"):
+    concerns = concern_rows(devset_db, author_name="Alan Cox")
+    assert concerns
+    for c in concerns:
         assert c["status"] == "open" and c["resolved_by"] is None
 
 

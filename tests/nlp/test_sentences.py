@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import mailbox
 
-from abiwatch.nlp.pipeline import build_nlp
+from corpus import shared
 
-from .conftest import shared
+from abiwatch.nlp.pipeline import build_nlp
 
 THREAD = "virt-20200915-clocksource-hyperv-use-msr-based-access-if-running-as-root.mbox"
 

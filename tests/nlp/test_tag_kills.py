@@ -11,6 +11,7 @@ import signal
 import sqlite3
 
 import pytest
+from corpus import shared
 
 import abiwatch.nlp.decide as decide
 import abiwatch.nlp.tagging as tagging
@@ -18,7 +19,7 @@ from abiwatch.db import open_db
 from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
 
-from .conftest import REPO, shared
+from .conftest import REPO
 
 # Columns that say when, not what.
 _WHEN = {"run_id", "tagged_at"}

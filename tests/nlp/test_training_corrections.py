@@ -3,10 +3,7 @@ sentences for the classifier, read back from the corrected mail as `tag` read it
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
+from corpus import LKML, require
 
 from abiwatch.db import corrections as corr
 from abiwatch.db import open_db
@@ -15,9 +12,6 @@ from abiwatch.ingest.load import ingest
 from abiwatch.nlp.tagging import tag
 from abiwatch.nlp.training import judged_rows
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("ABIWATCH_SHARED_DATA", REPO.parent / "shared" / "data"))
-LKML = SHARED / "lore-inbox-lkml-2006-2007"
 ARJAN = "1142273346.3023.38.camel@laptopd505.fenrus.org"  # "Why can't vmware use the Xen ...?"
 RIK = "Pine.LNX.4.63.0603132304200.17874@cuia.boston.redhat.com"  # "How would VMI allow ...?"
 HCH = "20060315102522.GA5926@infradead.org"
@@ -28,8 +22,7 @@ def _id(db, message_id: str) -> int:
 
 
 def test_verdicts_people_gave_become_sentence_labels_of_their_own_mail(tmp_path):
-    if not LKML.is_dir():
-        pytest.skip(f"shared corpus not found at {LKML}")
+    require(LKML)
     db = open_db(tmp_path / "abiwatch.db")
     ingest(db, [str(LKML)], progress=False)
     tag(db, progress=False, workers=1)
