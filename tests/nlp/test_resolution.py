@@ -3,8 +3,11 @@ each path is checked on a real thread, and each resolution names its evidence.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from abiwatch.db import open_db
 from abiwatch.nlp.catalog import load_catalog
 from abiwatch.nlp.evidence import ThreadCache, evidence_for, resolve_concerns
 from abiwatch.nlp.resolution import (
@@ -26,6 +29,17 @@ def _concern(db, message_id: str, interface: str | None = None) -> dict:
     return rows[0]
 
 
+@pytest.fixture(scope="module")
+def devset_db(devset_db, tmp_path_factory):
+    """A copy of the session's tagged dev threads: _raised records concerns in it, which
+    other modules must not see."""
+    devset_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    source = devset_db.execute("PRAGMA database_list").fetchone()[2]
+    copy = tmp_path_factory.mktemp("resolution") / "devset.db"
+    copy.write_bytes(Path(source).read_bytes())
+    return open_db(copy)
+
+
 def _raised(db, message_id: str, interface: str, text: str) -> dict:
     """Return the concern a message raises, recording it first when detection missed it:
     resolution is judged on the concern, however it was found."""
@@ -44,8 +58,6 @@ def _raised(db, message_id: str, interface: str, text: str) -> dict:
                              [message_id, interface]).fetchone()[0]
             resolve_concerns(db.conn, [cid], load_catalog())
         rows = concern_rows(db, message_id=message_id, interface=interface)
-        with db.conn:  # the database is the session's: leave it as tagging left it
-            db.execute("DELETE FROM concerns WHERE id = ?", [cid])
     return rows[0]
 
 
