@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from abiwatch.db.temp_ids import temp_ids
 from abiwatch.ingest.by_keys import rows_in
 from abiwatch.ingest.record import Parsed, parse_message
 from abiwatch.ingest.series import link_series, link_trailers, predict_series
@@ -447,14 +448,11 @@ def link_threads_and_trailers(db: sqlite_utils.Database, fresh: Sequence[Node] =
     threads = link_threads(db, fresh)
     if not threads:
         return 0
-    conn.execute("DROP TABLE IF EXISTS temp.linked_threads")
-    conn.execute("CREATE TEMP TABLE linked_threads (id TEXT PRIMARY KEY)")
-    conn.executemany("INSERT INTO temp.linked_threads VALUES (?)", [(t,) for t in threads])
-    # Every new message is in a linked thread, so this queues the authors of the new
-    # patches, and those whose patches moved thread (a cover letter arrived late) too.
-    _queue_authors(conn, "m.thread_id IN (SELECT id FROM temp.linked_threads)")
-    link_trailers(db, threads)
-    conn.execute("DROP TABLE temp.linked_threads")
+    with temp_ids(conn, "linked_threads", threads):
+        # Every new message is in a linked thread, so this queues the authors of the new
+        # patches, and those whose patches moved thread (a cover letter arrived late) too.
+        _queue_authors(conn, "m.thread_id IN (SELECT id FROM temp.linked_threads)")
+        link_trailers(db, threads)
     return len(threads)
 
 
