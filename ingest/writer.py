@@ -1,5 +1,6 @@
-"""Writing parsed mail: compact rows from the parser, one transaction per batch,
-and the linking pass (threads, series, trailers) over what was written.
+"""Writing parsed mail: compact rows from the parse stage (ingest/parse_stage.py), one
+transaction per batch, and the linking pass (threads, series, trailers) over what was
+written. Nothing here reads or parses mail.
 
 Whoever holds the write turn (the main process, or one worker at a time) writes a
 batch with Writer.write; every write is an idempotent insert keyed on natural keys,
@@ -12,39 +13,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
 import sqlite_utils
 
 from abiwatch.db.temp_ids import temp_ids
 from abiwatch.ingest.by_keys import rows_in
-from abiwatch.ingest.record import Parsed, parse_message
+from abiwatch.ingest.parse_stage import MESSAGE_FIELDS, PATCH_FIELDS, Rows
 from abiwatch.ingest.series import link_series, link_trailers, predict_series
-from abiwatch.ingest.sources import (
-    Event,
-    InboxSlice,
-    MboxSlice,
-    NotMail,
-    RawMail,
-    SourceDone,
-    read_inbox_slice,
-    read_slice,
-)
+from abiwatch.ingest.sources import NotMail, SourceDone
 from abiwatch.ingest.threads import Node, link_threads, predict_links
 
 logger = logging.getLogger(__name__)
-
-MESSAGE_COLUMNS = [
-    "id", "message_id", "synthetic_id", "subject", "norm_subject", "from_name", "from_addr",
-    "from_raw", "date", "date_raw", "date_source", "to_addrs", "cc_addrs", "in_reply_to",
-    "references_json", "is_reply", "is_patch", "has_diff", "own_text", "quoted_text",
-    "signature", "content_type", "charset", "content_key", "raw_sha256", "run_id",
-    "subject_title", "subject_version", "subject_is_patch",
-]
-PATCH_COLUMNS = ["message_id", "kind", "title", "version", "part", "total", "is_rfc", "prefixes",
-                 "files_changed", "insertions", "deletions", "change_id", "pull_url", "diff"]
-
 
 
 @dataclass
@@ -72,87 +52,15 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-# messages columns in the order Rows.message carries them; id and run_id come first,
-# filled in by the writer
-_MESSAGE_FIELDS = [c for c in MESSAGE_COLUMNS if c not in ("id", "run_id")]
-_PATCH_FIELDS = PATCH_COLUMNS
-# itemgetter builds a row tuple in C: a generator over the field names cost ~4 us a message
-_message_row = itemgetter(*_MESSAGE_FIELDS)
-_patch_row = itemgetter(*_PATCH_FIELDS)
-
-
-@dataclass(slots=True)
-class Rows:
-    """One parsed message as plain tuples: what a worker sends the writer.
-
-    Tuples, not Parsed's dicts: a third less to pickle across the process
-    boundary and faster positional executemany in the writer.
-    """
-
-    message_id: str
-    content_key: str
-    sha256: str
-    source: str | None
-    list_ids: list[str]
-    message: tuple
-    raw: tuple  # (sha256, message_id, raw, size, source, mbox_from)
-    references: list[str]
-    patch: tuple | None
-    patch_files: list[tuple]
-    trailers: list[tuple]
-    problems: list[tuple[str, str]]
-    commands: list[tuple[str, int, str]]  # (message_id, position, command)
-
-
-def to_rows(p: Parsed) -> Rows:
-    """Return the compact form of a Parsed message."""
-    m, r = p.message, p.raw
-    mid = m["message_id"]
-    return Rows(
-        mid, m["content_key"], r["sha256"], r["source"], p.list_ids,
-        _message_row(m),
-        (r["sha256"], mid, r["raw"], r["size"], r["source"], r["mbox_from"]),
-        p.references,
-        _patch_row(p.patch) if p.patch else None,
-        [(f["message_id"], f["path"], f["insertions"], f["deletions"]) for f in p.patch_files],
-        [(t["message_id"], t["name"], t["value"], t["person_name"], t["person_addr"])
-         for t in p.trailers],
-        p.problems,
-        [(mid, i, c) for i, c in enumerate(p.commands)],
-    )
-
-
-def parse_chunk(chunk: list[Event]) -> list[Any]:
-    """Return (Rows or event, raw size) for each message or event of a chunk; runs in workers."""
-    out: list[Any] = []
-    for ev in chunk:
-        if isinstance(ev, MboxSlice):
-            out.extend(_parsed(mail) for mail in read_slice(ev))
-        elif isinstance(ev, InboxSlice):
-            out.extend(_parsed(mail) for mail in read_inbox_slice(ev))
-        else:
-            out.append(_parsed(ev))
-    return out
-
-
-def _parsed(ev: Event) -> tuple[Any, int]:
-    if not isinstance(ev, RawMail):
-        return ev, 0
-    try:
-        return to_rows(parse_message(ev.raw, source=ev.source, mbox_from=ev.mbox_from)), len(ev.raw)
-    except Exception as exc:  # parse_message is total; this guards the guard
-        return NotMail(ev.source, f"parser crashed: {exc!r}"), len(ev.raw)
-
-
 _LINK_FIELDS = ["parent_id", "parent_source", "thread_id", "depth"]
-_INSERT_MESSAGE = (f"INSERT INTO messages (id, run_id, {', '.join(_MESSAGE_FIELDS + _LINK_FIELDS)}) "
-                   f"VALUES ({', '.join('?' * (2 + len(_MESSAGE_FIELDS) + len(_LINK_FIELDS)))})")
-_INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(_PATCH_FIELDS)}, series_id) VALUES "
-                 f"({', '.join('?' * (len(_PATCH_FIELDS) + 1))})")
-_PATCH_AT = {c: _PATCH_FIELDS.index(c) for c in ("message_id", "kind", "version", "part", "total")}
-_FROM_ADDR_AT = _MESSAGE_FIELDS.index("from_addr")
-# where a field sits in a row as inserted: (id, run_id, *_MESSAGE_FIELDS)
-_MESSAGE_AT = {c: 2 + _MESSAGE_FIELDS.index(c) for c in (
+_INSERT_MESSAGE = (f"INSERT INTO messages (id, run_id, {', '.join(MESSAGE_FIELDS + _LINK_FIELDS)}) "
+                   f"VALUES ({', '.join('?' * (2 + len(MESSAGE_FIELDS) + len(_LINK_FIELDS)))})")
+_INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(PATCH_FIELDS)}, series_id) VALUES "
+                 f"({', '.join('?' * (len(PATCH_FIELDS) + 1))})")
+_PATCH_AT = {c: PATCH_FIELDS.index(c) for c in ("message_id", "kind", "version", "part", "total")}
+_FROM_ADDR_AT = MESSAGE_FIELDS.index("from_addr")
+# where a field sits in a row as inserted: (id, run_id, *MESSAGE_FIELDS)
+_MESSAGE_AT = {c: 2 + MESSAGE_FIELDS.index(c) for c in (
     "message_id", "in_reply_to", "is_reply", "norm_subject", "subject", "date")}
 
 
