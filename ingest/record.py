@@ -336,10 +336,11 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
     summary = find_summary(diffs, kind, split.diffstat)
     lists = find_lists(h)
     content_key = find_content_key(sender, subject, dated, split, quoted, diffs)
-
+    # before problems are read: decoding To: and Cc: can add some
+    message = build_message(mid, synthetic, subject, subj, sender, dated, h, links, kind,
+                            diffs, split, quoted, body, content_key, sha)
     return Parsed(
-        message=build_message(mid, synthetic, subject, subj, sender, dated, h, links, kind,
-                              diffs, split, quoted, body, content_key, sha),
+        message=message,
         raw=build_raw(raw, sha, mid, source, mbox_from),
         references=links.references,
         patch=build_patch(mid, kind, subj, summary, trailers,
