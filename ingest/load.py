@@ -30,19 +30,15 @@ from typing import Any, BinaryIO
 
 import sqlite_utils
 
-from abiwatch.ingest.sources import Event, InboxSlice, MboxSlice, RawMail, count_bytes, iter_paths
-from abiwatch.ingest.writer import (  # noqa: F401 - re-exported: the module's public names
+from abiwatch.ingest.parse_stage import (  # noqa: F401 - re-exported: the module's public names
     MESSAGE_COLUMNS,
     PATCH_COLUMNS,
-    IngestStats,
     Rows,
-    Writer,
-    _now,
-    index_fts,
-    link_new_messages,
     parse_chunk,
     to_rows,
 )
+from abiwatch.ingest.sources import Event, InboxSlice, MboxSlice, RawMail, count_bytes, iter_paths
+from abiwatch.ingest.writer import IngestStats, Writer, _now, index_fts, link_new_messages
 
 logger = logging.getLogger(__name__)
 

@@ -8,16 +8,15 @@ it returns plain picklable data.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _json_string  # the C one when built
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from abiwatch.db.blobs import compress_raw
-from abiwatch.ingest.body import extract_body, looks_like_diff, split_text
+from abiwatch.ingest.body import Body, SplitText, extract_body, looks_like_diff, split_text
 from abiwatch.ingest.commands import find_commands
-from abiwatch.ingest.diff import pull_request_url, summarize_diffs, summarize_diffstat
+from abiwatch.ingest.diff import DiffSummary
 from abiwatch.ingest.headers import (
     Problems,
     addresses_in,
@@ -32,20 +31,10 @@ from abiwatch.ingest.headers import (
     split_message,
     synthetic_msgid,
 )
-from abiwatch.ingest.subject import normalize_title, parse_subject
-from abiwatch.ingest.trailers import extract_trailers
+from abiwatch.ingest.kind import find_kind, find_link, find_pull_url, find_summary
+from abiwatch.ingest.subject import Subject, normalize_title, parse_subject
+from abiwatch.ingest.trailers import Trailer, extract_trailers
 
-_REQUEST_PULL = re.compile(r"are available in the git repository at", re.I)
-# How a 2006-style reply says its diff is a new posting of the patch, not a sketch:
-# "Updated patch below.", "replacement patch", "take 2", "new version attached".
-_REVISION_WORDS = re.compile(
-    r"\b(updated|new|revised|replacement|respun|refreshed|fixed|corrected|incremental)"
-    r"\s+(patch|version|diff)\b|\bpatch\s+(below|attached|follows)\b|\btake\s+(2|two|3|three)\b",
-    re.I)
-# "[announce] [patch] ..." with the patches behind a link, not in the mail
-_PATCH_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"')\]]+", re.I)
-# a format-patch embedded after "---" in a reply: its own Subject: names the patch
-_EMBEDDED_SUBJECT = re.compile(r"^Subject:\s*(.+)$", re.M)
 MAX_REFERENCES = 200  # fuzzed mails carry thousands; real threads never need more
 
 
@@ -70,17 +59,6 @@ def json_strings(items: list[str] | tuple[str, ...]) -> str:
     return "[" + ", ".join(map(_json_string, items)) + "]"
 
 
-def _first(headers: list[tuple[str, bytes]], name: str) -> bytes | None:
-    for k, v in headers:
-        if k == name:
-            return v
-    return None
-
-
-def _all(headers: list[tuple[str, bytes]], name: str) -> list[bytes]:
-    return [v for k, v in headers if k == name]
-
-
 def list_name_from_header(value: str) -> str | None:
     """Return a list's short name from a List-Id / X-Mailing-List value."""
     value = value.strip()
@@ -92,93 +70,68 @@ def list_name_from_header(value: str) -> str | None:
     return ident or None
 
 
-def _date(headers, first: dict[str, bytes], problems: Problems, mbox_from: str | None,
-          now: datetime):
-    raw_date = first.get("date")
-    date_raw = decode_header(raw_date, problems) if raw_date is not None else None
-    dt, how = parse_date(date_raw, now=now)
-    if dt is not None:
-        if how != "rfc2822":
-            problems.add("date-repaired", f"{date_raw!r} parsed by dateutil")
-        return dt, date_raw, how
-    if date_raw:
-        problems.add("bad-date", date_raw)
-    else:
-        problems.add("missing-date")
-    received = _all(headers, "received")
-    if received:
-        # The first Received: header is the last hop, closest to the archive.
-        dt, _ = parse_date(received_date(decode_header(received[0], problems)), now=now)
-        if dt is not None:
-            return dt, date_raw, "received"
-    dt, _ = parse_date(mbox_from_date(mbox_from), now=now)
-    if dt is not None:
-        return dt, date_raw, "mbox_from"
-    return None, date_raw, "none"
+class Header(Protocol):
+    """The first value of a named header, decoded; absent when the mail has none."""
+
+    def __call__(self, name: str, absent: Any = "") -> Any: ...
 
 
-def is_revision(own: str, trailers, title: str) -> bool:
-    """Return True when a reply's own diff is a new version of the patch it answers: the
-    words around it call it an updated or replacement patch, or it is signed off and
-    carries no pasted Subject: of another title (a new patch, not a version of this one).
-    A reviewer's "something like this?" sketch is neither and stays a reply."""
-    if _REVISION_WORDS.search(own):
-        return True
-    return any(t.name == "Signed-off-by" for t in trailers) and \
-        normalize_title(embedded_title(own) or title) == normalize_title(title)
+class Sender(NamedTuple):
+    raw: str  # the From: header as decoded
+    name: str | None
+    addr: str | None
 
 
-def embedded_title(own: str) -> str | None:
-    """Return the title of a format-patch pasted into a reply ("---", "Subject: ..."), if any."""
-    m = _EMBEDDED_SUBJECT.search(own)
-    return parse_subject(m.group(1)).title or None if m else None
+class Dated(NamedTuple):
+    date: datetime | None
+    raw: str | None  # the Date: header as decoded, None when there is none
+    source: str  # where the date came from: rfc2822, dateutil, received, mbox_from, none
 
 
-def _is_announce(prefixes: tuple[str, ...]) -> bool:
-    return any(p.lower().startswith("announce") for p in prefixes)
+class ThreadLinks(NamedTuple):
+    references: list[str]  # the References chain, In-Reply-To last, never the message itself
+    in_reply_to: str | None
 
 
-def announced_patch_url(own: str) -> str | None:
-    """Return the first link in an announcement's own text (where its patches are)."""
-    m = _PATCH_URL.search(own)
-    return m.group(0) if m else None
-
-
-def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | None = None,
-                  now: datetime | None = None) -> Parsed:
-    """Return the rows for one raw RFC 822 message; problems are recorded, never raised."""
-    now = now or datetime.now(UTC)
-    problems = Problems()
-    sha = hashlib.sha256(raw).hexdigest()
+def find_headers(raw: bytes, problems: Problems) -> tuple[list[tuple[str, bytes]], bytes]:
+    """Return the headers and body bytes of raw (all of it as body when it cannot be split)."""
     try:
         headers, body_bytes = split_message(raw, problems)
     except Exception as exc:  # pragma: no cover - split_message is total
         problems.add("header-split-error", repr(exc))
         headers, body_bytes = [], raw
+    if not headers:
+        problems.add("no-headers")
+    return headers, body_bytes
 
+
+def header_reader(headers: list[tuple[str, bytes]], problems: Problems) -> Header:
+    """Return a function giving a header's first value, decoded (recording its problems)."""
     first: dict[str, bytes] = {}
     for name, value in headers:
         first.setdefault(name, value)
 
-    def h(name: str) -> str:
+    def h(name: str, absent: Any = "") -> Any:
         v = first.get(name)
-        return decode_header(v, problems) if v is not None else ""
+        return decode_header(v, problems) if v is not None else absent
+    return h
 
-    if not headers:
-        problems.add("no-headers")
+
+def find_message_id(h: Header, raw: bytes, problems: Problems) -> tuple[str, bool]:
+    """Return the Message-ID and whether it was made up (synthetic) for lack of one."""
     raw_mid = h("message-id")
     mid = normalize_msgid(raw_mid)
-    synthetic = False
     if mid and len(mid) > 900:
         problems.add("message-id-too-long", mid[:80])
         mid = mid[:900]
     if not mid:
         problems.add("missing-message-id", raw_mid[:200])
-        mid = synthetic_msgid(raw)
-        synthetic = True
+        return synthetic_msgid(raw), True
+    return mid, False
 
-    subject = h("subject")
-    subj = parse_subject(subject)
+
+def find_sender(h: Header, problems: Problems) -> Sender:
+    """Return who sent the mail: the original sender behind a mailing list's rewrite."""
     from_raw = h("from")
     from_name, from_addr, obfuscated = parse_address(from_raw)
     if from_name and " via " in from_name:
@@ -191,78 +144,96 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         problems.add("obfuscated-address", from_raw)
     if not from_raw:
         problems.add("missing-from")
-    dt, date_raw, date_source = _date(headers, first, problems, mbox_from, now)
+    return Sender(from_raw, from_name, from_addr)
 
+
+def find_date(headers: list[tuple[str, bytes]], h: Header, problems: Problems,
+              mbox_from: str | None, now: datetime) -> Dated:
+    """Return when the mail was sent: its Date:, else the last hop's Received:, else the
+    mbox From_ line."""
+    date_raw = h("date", None)
+    dt, how = parse_date(date_raw, now=now)
+    if dt is not None:
+        if how != "rfc2822":
+            problems.add("date-repaired", f"{date_raw!r} parsed by dateutil")
+        return Dated(dt, date_raw, how)
+    if date_raw:
+        problems.add("bad-date", date_raw)
+    else:
+        problems.add("missing-date")
+    received = [v for k, v in headers if k == "received"]
+    if received:
+        # The first Received: header is the last hop, closest to the archive.
+        dt, _ = parse_date(received_date(decode_header(received[0], problems)), now=now)
+        if dt is not None:
+            return Dated(dt, date_raw, "received")
+    dt, _ = parse_date(mbox_from_date(mbox_from), now=now)
+    if dt is not None:
+        return Dated(dt, date_raw, "mbox_from")
+    return Dated(None, date_raw, "none")
+
+
+def find_thread_links(h: Header, mid: str, problems: Problems) -> ThreadLinks:
+    """Return the messages this one answers: References (capped) with In-Reply-To last."""
     in_reply_to = msgids_in(h("in-reply-to"))
     refs = msgids_in(h("references"))
     if len(refs) > MAX_REFERENCES:
         problems.add("too-many-references", str(len(refs)))
         refs = refs[:1] + refs[-(MAX_REFERENCES - 1):]
     refs = [r for r in refs if r != mid]
-    if in_reply_to and in_reply_to[0] != mid and in_reply_to[0] not in refs:
-        chain = refs + [in_reply_to[0]]
-    else:
-        chain = refs
     irt = in_reply_to[0] if in_reply_to and in_reply_to[0] != mid else None
+    if irt and irt not in refs:
+        refs = refs + [irt]
+    return ThreadLinks(refs, irt)
 
+
+def find_body(h: Header, body_bytes: bytes, raw: bytes, problems: Problems) -> Body:
+    """Return the decoded body; one that cannot be decoded is empty (the headers still count)."""
     try:
-        body = extract_body(h("content-type"), h("content-transfer-encoding"), body_bytes, raw,
+        return extract_body(h("content-type"), h("content-transfer-encoding"), body_bytes, raw,
                             problems, h("content-disposition"))
-        text, ctype, charset = body.text, body.content_type, body.charset
-        attached = body.attached_patches
-        forwarded = body.forwarded
-    except Exception as exc:  # a body we cannot decode still leaves the headers
+    except Exception as exc:
         problems.add("body-error", repr(exc))
-        text, ctype, charset, attached, forwarded = "", "text/plain", None, [], ""
-    split = split_text(text)
-    diffs = list(split.diffs)
-    for _name, ptext in attached:
-        if looks_like_diff(ptext):
-            diffs.append(ptext)
-    quoted = split.quoted
-    if forwarded:
-        quoted = (quoted + "\n\n" + forwarded).strip()
+        return Body("", "text/plain", None, [], "")
 
-    # git request-pull's own words also catch DaveM's "[GIT] Networking" pull requests
-    pull = pull_request_url(split.own) if (
-        subj.is_pull or "GIT PULL" in subject.upper()
-        or (not subj.is_reply and _REQUEST_PULL.search(split.own))) else None
-    trailers = extract_trailers(split.own, (from_name, from_addr))
-    kind = None
-    if not subj.is_reply and not subj.is_forward:
-        if subj.is_pull or pull:
-            kind = "pull"
-        elif diffs:
-            kind = "attachment" if attached and not split.diffs else "diff"
-        elif subj.is_patch and subj.is_cover:
-            kind = "cover"
-        elif subj.is_patch and _is_announce(subj.prefixes):
-            pull = announced_patch_url(split.own)
-            kind = "announce" if pull else None
-    elif subj.is_reply and not subj.is_forward and diffs \
-            and is_revision(split.own, trailers, subj.title):
-        kind = "revision"
-    summary = summarize_diffs(diffs) if diffs else None
-    if summary is None and kind == "cover" and split.diffstat:
-        # a cover letter's diffstat is the series' list of files
-        stat = summarize_diffstat(split.diffstat)
-        summary = stat if stat.files else None
 
-    change_id = next((t.value for t in trailers if t.name == "change-id"), None)
+def find_diffs(split: SplitText, body: Body) -> list[str]:
+    """Return the diffs in the text, then those in attachments."""
+    return list(split.diffs) + [text for _name, text in body.attached_patches if looks_like_diff(text)]
 
-    lists = []
+
+def find_quoted(split: SplitText, body: Body) -> str:
+    """Return the quoted text, with a forwarded message counted as quoted."""
+    if body.forwarded:
+        return (split.quoted + "\n\n" + body.forwarded).strip()
+    return split.quoted
+
+
+def find_lists(h: Header) -> list[str]:
+    """Return the list the mail came through, as its List-Id or X-Mailing-List names it."""
     for hdr in ("list-id", "x-mailing-list"):
         name = list_name_from_header(h(hdr))
         if name:
-            lists.append(name)
-            break
+            return [name]
+    return []
 
-    content_key = hashlib.sha256(
-        "\x00".join([from_addr or from_raw, subject, date_raw or "", split.own, quoted,
+
+def find_content_key(sender: Sender, subject: str, dated: Dated, split: SplitText,
+                     quoted: str, diffs: list[str]) -> str:
+    """Return a hash of what the mail says, to tell a resend of the same mail (another
+    list, another file) from a different mail under the same Message-ID."""
+    return hashlib.sha256(
+        "\x00".join([sender.addr or sender.raw, subject, dated.raw or "", split.own, quoted,
                      "\n".join(diffs)]).encode("utf-8", "surrogatepass")
     ).hexdigest()
 
-    message = {
+
+def build_message(mid: str, synthetic: bool, subject: str, subj: Subject, sender: Sender,
+                  dated: Dated, h: Header, links: ThreadLinks, kind: str | None,
+                  diffs: list[str], split: SplitText, quoted: str, body: Body,
+                  content_key: str, sha: str) -> dict[str, Any]:
+    """Return the messages row."""
+    return {
         "message_id": mid,
         "synthetic_id": int(synthetic),
         "subject": subject or None,
@@ -270,59 +241,112 @@ def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | Non
         "subject_title": subj.title or None,
         "subject_version": subj.version,
         "subject_is_patch": int(subj.is_patch),
-        "from_name": from_name,
-        "from_addr": from_addr,
-        "from_raw": from_raw or None,
-        "date": isoformat(dt),
-        "date_raw": date_raw,
-        "date_source": date_source,
+        "from_name": sender.name,
+        "from_addr": sender.addr,
+        "from_raw": sender.raw or None,
+        "date": isoformat(dated.date),
+        "date_raw": dated.raw,
+        "date_source": dated.source,
         "to_addrs": ", ".join(addresses_in(h("to"))) or None,
         "cc_addrs": ", ".join(addresses_in(h("cc"))) or None,
-        "in_reply_to": irt,
-        "references_json": json_strings(chain) if chain else None,
-        "is_reply": int(subj.is_reply or bool(irt)),
+        "in_reply_to": links.in_reply_to,
+        "references_json": json_strings(links.references) if links.references else None,
+        "is_reply": int(subj.is_reply or bool(links.in_reply_to)),
         "is_patch": int(kind is not None),
         "has_diff": int(bool(diffs)),
         "own_text": split.own,
         "quoted_text": quoted or None,
         "signature": split.signature or None,
-        "content_type": ctype,
-        "charset": charset,
+        "content_type": body.content_type,
+        "charset": body.charset,
         "content_key": content_key,
         "raw_sha256": sha,
     }
-    patch = None
-    files: list[dict[str, Any]] = []
-    if kind is not None:
-        patch = {
-            "message_id": mid,
-            "kind": kind,
-            "title": subj.title,
-            "version": subj.version,
-            "part": subj.counter,
-            "total": subj.total,
-            "is_rfc": int(subj.is_rfc),
-            "prefixes": json_strings(subj.prefixes),
-            "files_changed": len(summary.files) if summary else 0,
-            "insertions": summary.insertions if summary else 0,
-            "deletions": summary.deletions if summary else 0,
-            "change_id": change_id,
-            "pull_url": pull,
-            "diff": "\n".join(diffs) or None,
-        }
-        if summary:
-            files = [{"message_id": mid, "path": f.path, "insertions": f.insertions,
-                      "deletions": f.deletions} for f in summary.files.values()]
+
+
+def build_patch(mid: str, kind: str | None, subj: Subject, summary: DiffSummary | None,
+                trailers: list[Trailer], link: str | None,
+                diffs: list[str]) -> dict[str, Any] | None:
+    """Return the patches row, or None when the mail is not a patch."""
+    if kind is None:
+        return None
+    return {
+        "message_id": mid,
+        "kind": kind,
+        "title": subj.title,
+        "version": subj.version,
+        "part": subj.counter,
+        "total": subj.total,
+        "is_rfc": int(subj.is_rfc),
+        "prefixes": json_strings(subj.prefixes),
+        "files_changed": len(summary.files) if summary else 0,
+        "insertions": summary.insertions if summary else 0,
+        "deletions": summary.deletions if summary else 0,
+        "change_id": next((t.value for t in trailers if t.name == "change-id"), None),
+        "pull_url": link,
+        "diff": "\n".join(diffs) or None,
+    }
+
+
+def build_patch_files(mid: str, kind: str | None,
+                      summary: DiffSummary | None) -> list[dict[str, Any]]:
+    """Return the patch_files rows of a patch: one a file it changes."""
+    if kind is None or not summary:
+        return []
+    return [{"message_id": mid, "path": f.path, "insertions": f.insertions,
+             "deletions": f.deletions} for f in summary.files.values()]
+
+
+def build_trailers(mid: str, trailers: list[Trailer]) -> list[dict[str, Any]]:
+    """Return the trailers rows."""
+    return [{"message_id": mid, "name": t.name, "value": t.value,
+             "person_name": t.person_name, "person_addr": t.person_addr} for t in trailers]
+
+
+def build_raw(raw: bytes, sha: str, mid: str, source: str | None,
+              mbox_from: str | None) -> dict[str, Any]:
+    """Return the raw_messages row: the mail as it came, compressed."""
+    return {"sha256": sha, "message_id": mid, "raw": compress_raw(raw), "size": len(raw),
+            "source": source, "mbox_from": mbox_from}
+
+
+def parse_message(raw: bytes, *, source: str | None = None, mbox_from: str | None = None,
+                  now: datetime | None = None) -> Parsed:
+    """Return the rows for one raw RFC 822 message; problems are recorded, never raised."""
+    now = now or datetime.now(UTC)
+    problems = Problems()
+    sha = hashlib.sha256(raw).hexdigest()
+    headers, body_bytes = find_headers(raw, problems)
+    h = header_reader(headers, problems)
+    # the calls below decode headers in the order the problems were always recorded in
+    mid, synthetic = find_message_id(h, raw, problems)
+    subject = h("subject")
+    subj = parse_subject(subject)
+    sender = find_sender(h, problems)
+    dated = find_date(headers, h, problems, mbox_from, now)
+    links = find_thread_links(h, mid, problems)
+
+    body = find_body(h, body_bytes, raw, problems)
+    split = split_text(body.text)
+    diffs = find_diffs(split, body)
+    quoted = find_quoted(split, body)
+    pull = find_pull_url(subj, subject, split.own)
+    trailers = extract_trailers(split.own, (sender.name, sender.addr))
+    kind = find_kind(subj, pull, diffs, split, body, trailers)
+    summary = find_summary(diffs, kind, split.diffstat)
+    lists = find_lists(h)
+    content_key = find_content_key(sender, subject, dated, split, quoted, diffs)
+    # before problems are read: decoding To: and Cc: can add some
+    message = build_message(mid, synthetic, subject, subj, sender, dated, h, links, kind,
+                            diffs, split, quoted, body, content_key, sha)
     return Parsed(
         message=message,
-        raw={"sha256": sha, "message_id": mid, "raw": compress_raw(raw), "size": len(raw),
-             "source": source, "mbox_from": mbox_from},
-        references=chain,
-        patch=patch,
-        patch_files=files,
-        trailers=[{"message_id": mid, "name": t.name, "value": t.value,
-                   "person_name": t.person_name, "person_addr": t.person_addr}
-                  for t in trailers],
+        raw=build_raw(raw, sha, mid, source, mbox_from),
+        references=links.references,
+        patch=build_patch(mid, kind, subj, summary, trailers,
+                          find_link(kind, pull, split.own), diffs),
+        patch_files=build_patch_files(mid, kind, summary),
+        trailers=build_trailers(mid, trailers),
         list_ids=lists,
         problems=list(problems.items),
         commands=find_commands(split.own),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from abiwatch.db.temp_ids import temp_ids
 from abiwatch.ingest.by_keys import rows_in
 from abiwatch.ingest.subject import normalize_title
 from abiwatch.ingest.trailers import not_sender_reason
@@ -410,10 +411,12 @@ def link_trailers(db: sqlite_utils.Database, thread_ids: set[str]) -> int:
     conn = db.conn
     if not thread_ids:
         return 0
-    conn.execute("DROP TABLE IF EXISTS temp.trailer_threads")
-    conn.execute("CREATE TEMP TABLE trailer_threads (id TEXT PRIMARY KEY)")
-    conn.executemany("INSERT OR IGNORE INTO temp.trailer_threads VALUES (?)",
-                     [(t,) for t in thread_ids])
+    with temp_ids(conn, "trailer_threads", thread_ids):
+        return _link_trailers_in(conn)
+
+
+def _link_trailers_in(conn) -> int:
+    """Link the trailers of the threads in temp.trailer_threads; return how many."""
     msgs = {r[0]: r[1] for r in conn.execute(
         "SELECT message_id, parent_id FROM messages WHERE thread_id IN "
         "(SELECT id FROM temp.trailer_threads)")}
@@ -451,7 +454,6 @@ def link_trailers(db: sqlite_utils.Database, thread_ids: set[str]) -> int:
         updates.append((target, sid, "series" if kind == "cover" else "patch", reason, tid))
     conn.executemany("UPDATE trailers SET patch_message_id = ?, series_id = ?, applies_to = ?, "
                      "ignored_reason = ? WHERE id = ?", updates)
-    conn.execute("DROP TABLE IF EXISTS temp.trailer_threads")
     return len(updates)
 
 

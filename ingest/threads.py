@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from abiwatch.db.temp_ids import drop_temp_ids, fill_temp_ids
 from abiwatch.ingest.by_keys import rows_in
 
 logger = logging.getLogger(__name__)
@@ -32,12 +33,6 @@ class Node:
     is_reply: bool
     date: str | None
     stored: tuple = ()  # (parent_id, parent_source, thread_id, depth) as in the table now
-
-
-def _temp_ids(conn, name: str, ids) -> None:
-    conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
-    conn.execute(f"CREATE TEMP TABLE {name} (id TEXT PRIMARY KEY)")
-    conn.executemany(f"INSERT OR IGNORE INTO temp.{name} VALUES (?)", ((i,) for i in ids))
 
 
 def _nodes(conn, sql: str, params=()) -> dict[str, Node]:
@@ -121,10 +116,10 @@ def link_threads(db: sqlite_utils.Database, fresh: Sequence[Node] = ()) -> set[s
     if not new:
         conn.execute("DELETE FROM link_queue")
         return set()
-    _temp_ids(conn, "new_ids", new)
+    fill_temp_ids(conn, "new_ids", new)
     ref_ids = {r for n in new.values() for r in n.references}
     ref_ids.update(n.in_reply_to for n in new.values() if n.in_reply_to)
-    _temp_ids(conn, "ref_ids", ref_ids)
+    fill_temp_ids(conn, "ref_ids", ref_ids)
     affected = set()
     for sql in (
         # threads holding a message or placeholder the new mail refers to
@@ -152,11 +147,11 @@ def link_threads(db: sqlite_utils.Database, fresh: Sequence[Node] = ()) -> set[s
             if parent:
                 subject_parents[node.message_id] = parent
     if subject_parents:
-        _temp_ids(conn, "subj_ids", subject_parents.values())
+        fill_temp_ids(conn, "subj_ids", subject_parents.values())
         affected.update(r[0] for r in conn.execute(
             "SELECT thread_id FROM messages WHERE message_id IN (SELECT id FROM temp.subj_ids)")
             if r[0])
-    _temp_ids(conn, "affected", affected)
+    fill_temp_ids(conn, "affected", affected)
     nodes = dict(new)
     nodes.update(_nodes(conn, f"SELECT {_NODE_COLS} FROM messages WHERE thread_id IN "
                               "(SELECT id FROM temp.affected) "
@@ -169,10 +164,7 @@ def link_threads(db: sqlite_utils.Database, fresh: Sequence[Node] = ()) -> set[s
     forest = build_forest(nodes, subject_parents)
     _write(conn, nodes, forest, affected)
     conn.execute("DELETE FROM link_queue WHERE message_id IN (SELECT id FROM temp.new_ids)")
-    conn.execute("DROP TABLE IF EXISTS temp.new_ids")
-    conn.execute("DROP TABLE IF EXISTS temp.ref_ids")
-    conn.execute("DROP TABLE IF EXISTS temp.affected")
-    conn.execute("DROP TABLE IF EXISTS temp.subj_ids")
+    drop_temp_ids(conn, "new_ids", "ref_ids", "affected", "subj_ids")
     logger.info("threaded %d new messages (%d threads recomputed)", len(new), len(affected))
     return set(forest.thread[m] for m in nodes)
 

@@ -1,5 +1,6 @@
-"""Writing parsed mail: compact rows from the parser, one transaction per batch,
-and the linking pass (threads, series, trailers) over what was written.
+"""Writing parsed mail: compact rows from the parse stage (ingest/parse_stage.py), one
+transaction per batch, and the linking pass (threads, series, trailers) over what was
+written. Nothing here reads or parses mail.
 
 Whoever holds the write turn (the main process, or one worker at a time) writes a
 batch with Writer.write; every write is an idempotent insert keyed on natural keys,
@@ -12,38 +13,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
 import sqlite_utils
 
+from abiwatch.db.temp_ids import temp_ids
 from abiwatch.ingest.by_keys import rows_in
-from abiwatch.ingest.record import Parsed, parse_message
+from abiwatch.ingest.parse_stage import MESSAGE_FIELDS, PATCH_FIELDS, Rows
 from abiwatch.ingest.series import link_series, link_trailers, predict_series
-from abiwatch.ingest.sources import (
-    Event,
-    InboxSlice,
-    MboxSlice,
-    NotMail,
-    RawMail,
-    SourceDone,
-    read_inbox_slice,
-    read_slice,
-)
+from abiwatch.ingest.sources import NotMail, SourceDone
 from abiwatch.ingest.threads import Node, link_threads, predict_links
 
 logger = logging.getLogger(__name__)
-
-MESSAGE_COLUMNS = [
-    "id", "message_id", "synthetic_id", "subject", "norm_subject", "from_name", "from_addr",
-    "from_raw", "date", "date_raw", "date_source", "to_addrs", "cc_addrs", "in_reply_to",
-    "references_json", "is_reply", "is_patch", "has_diff", "own_text", "quoted_text",
-    "signature", "content_type", "charset", "content_key", "raw_sha256", "run_id",
-    "subject_title", "subject_version", "subject_is_patch",
-]
-PATCH_COLUMNS = ["message_id", "kind", "title", "version", "part", "total", "is_rfc", "prefixes",
-                 "files_changed", "insertions", "deletions", "change_id", "pull_url", "diff"]
-
 
 
 @dataclass
@@ -71,88 +52,32 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-# messages columns in the order Rows.message carries them; id and run_id come first,
-# filled in by the writer
-_MESSAGE_FIELDS = [c for c in MESSAGE_COLUMNS if c not in ("id", "run_id")]
-_PATCH_FIELDS = PATCH_COLUMNS
-# itemgetter builds a row tuple in C: a generator over the field names cost ~4 us a message
-_message_row = itemgetter(*_MESSAGE_FIELDS)
-_patch_row = itemgetter(*_PATCH_FIELDS)
+_LINK_FIELDS = ["parent_id", "parent_source", "thread_id", "depth"]
+_INSERT_MESSAGE = (f"INSERT INTO messages (id, run_id, {', '.join(MESSAGE_FIELDS + _LINK_FIELDS)}) "
+                   f"VALUES ({', '.join('?' * (2 + len(MESSAGE_FIELDS) + len(_LINK_FIELDS)))})")
+_INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(PATCH_FIELDS)}, series_id) VALUES "
+                 f"({', '.join('?' * (len(PATCH_FIELDS) + 1))})")
+_PATCH_AT = {c: PATCH_FIELDS.index(c) for c in ("message_id", "kind", "version", "part", "total")}
+_FROM_ADDR_AT = MESSAGE_FIELDS.index("from_addr")
+# where a field sits in a row as inserted: (id, run_id, *MESSAGE_FIELDS)
+_MESSAGE_AT = {c: 2 + MESSAGE_FIELDS.index(c) for c in (
+    "message_id", "in_reply_to", "is_reply", "norm_subject", "subject", "date")}
 
 
 @dataclass(slots=True)
-class Rows:
-    """One parsed message as plain tuples: what a worker sends the writer.
+class Batch:
+    """The rows one chunk adds, table by table, once known mail is sorted out."""
 
-    Tuples, not Parsed's dicts: a third less to pickle across the process
-    boundary and faster positional executemany in the writer.
-    """
-
-    message_id: str
-    content_key: str
-    sha256: str
-    source: str | None
-    list_ids: list[str]
-    message: tuple
-    raw: tuple  # (sha256, message_id, raw, size, source, mbox_from)
-    references: list[str]
-    patch: tuple | None
-    patch_files: list[tuple]
-    trailers: list[tuple]
-    problems: list[tuple[str, str]]
-    commands: list[tuple[str, int, str]]  # (message_id, position, command)
-
-
-def to_rows(p: Parsed) -> Rows:
-    """Return the compact form of a Parsed message."""
-    m, r = p.message, p.raw
-    mid = m["message_id"]
-    return Rows(
-        mid, m["content_key"], r["sha256"], r["source"], p.list_ids,
-        _message_row(m),
-        (r["sha256"], mid, r["raw"], r["size"], r["source"], r["mbox_from"]),
-        p.references,
-        _patch_row(p.patch) if p.patch else None,
-        [(f["message_id"], f["path"], f["insertions"], f["deletions"]) for f in p.patch_files],
-        [(t["message_id"], t["name"], t["value"], t["person_name"], t["person_addr"])
-         for t in p.trailers],
-        p.problems,
-        [(mid, i, c) for i, c in enumerate(p.commands)],
-    )
-
-
-def parse_chunk(chunk: list[Event]) -> list[Any]:
-    """Return (Rows or event, raw size) for each message or event of a chunk; runs in workers."""
-    out: list[Any] = []
-    for ev in chunk:
-        if isinstance(ev, MboxSlice):
-            out.extend(_parsed(mail) for mail in read_slice(ev))
-        elif isinstance(ev, InboxSlice):
-            out.extend(_parsed(mail) for mail in read_inbox_slice(ev))
-        else:
-            out.append(_parsed(ev))
-    return out
-
-
-def _parsed(ev: Event) -> tuple[Any, int]:
-    if not isinstance(ev, RawMail):
-        return ev, 0
-    try:
-        return to_rows(parse_message(ev.raw, source=ev.source, mbox_from=ev.mbox_from)), len(ev.raw)
-    except Exception as exc:  # parse_message is total; this guards the guard
-        return NotMail(ev.source, f"parser crashed: {exc!r}"), len(ev.raw)
-
-
-_LINK_FIELDS = ["parent_id", "parent_source", "thread_id", "depth"]
-_INSERT_MESSAGE = (f"INSERT INTO messages (id, run_id, {', '.join(_MESSAGE_FIELDS + _LINK_FIELDS)}) "
-                   f"VALUES ({', '.join('?' * (2 + len(_MESSAGE_FIELDS) + len(_LINK_FIELDS)))})")
-_INSERT_PATCH = (f"INSERT OR IGNORE INTO patches ({', '.join(_PATCH_FIELDS)}, series_id) VALUES "
-                 f"({', '.join('?' * (len(_PATCH_FIELDS) + 1))})")
-_PATCH_AT = {c: _PATCH_FIELDS.index(c) for c in ("message_id", "kind", "version", "part", "total")}
-_FROM_ADDR_AT = _MESSAGE_FIELDS.index("from_addr")
-# where a field sits in a row as inserted: (id, run_id, *_MESSAGE_FIELDS)
-_MESSAGE_AT = {c: 2 + _MESSAGE_FIELDS.index(c) for c in (
-    "message_id", "in_reply_to", "is_reply", "norm_subject", "subject", "date")}
+    messages: list[tuple] = field(default_factory=list)  # as inserted, less the links
+    message_refs: list[list[str]] = field(default_factory=list)  # each one's References
+    raw: list[tuple] = field(default_factory=list)
+    refs: list[tuple] = field(default_factory=list)
+    patches: list[tuple[tuple, str | None]] = field(default_factory=list)  # (row, from_addr)
+    files: list[tuple] = field(default_factory=list)
+    trailers: list[tuple] = field(default_factory=list)
+    problems: list[tuple] = field(default_factory=list)  # (mid, sha256, source, kind, detail)
+    commands: list[tuple[str, int, str]] = field(default_factory=list)
+    memberships: list[tuple[str, str]] = field(default_factory=list)  # (mid, list)
 
 
 class Writer:
@@ -168,115 +93,163 @@ class Writer:
 
     def write(self, results: list[tuple[Any, int]], *, link: bool = False) -> None:
         """Write one parsed chunk in one transaction; with link, thread it in the same one."""
-        conn = self.conn
-        with conn:
-            # Take the write lock before reading MAX(id): a deferred transaction read it
-            # unlocked, and another process writing in between made the ids collide
-            # ("UNIQUE constraint failed: messages.id").
-            if not conn.in_transaction:
-                conn.execute("BEGIN IMMEDIATE")
-            # ids follow the input order: read here, as the previous batch may have been
-            # written by another process
-            self.next_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages"
-                                        ).fetchone()[0] + 1
-            parsed = [p for p, _ in results if isinstance(p, Rows)]
-            known_raw = self._existing("SELECT sha256 FROM raw_messages WHERE sha256 IN ({})",
-                                       [p.sha256 for p in parsed])
-            known_msg = dict(self._existing_rows(
-                "SELECT message_id, content_key FROM messages WHERE message_id IN ({})",
-                [p.message_id for p in parsed]))
-            new_msgs, new_raw, refs, patches, files, trailers, problems = [], [], [], [], [], [], []
-            commands: list[tuple[str, int, str]] = []
-            new_refs: list[list[str]] = []  # each new message's References, as parsed
-            memberships: list[tuple[str, str]] = []
-            run_id = self.run_id
-            for item, size in results:
-                if isinstance(item, NotMail):
-                    self._not_mail(item)
-                    continue
-                if isinstance(item, SourceDone):
-                    self._source_done(item)
-                    continue
-                p: Rows = item
-                self.stats.read += 1
-                self.stats.bytes += size
-                mid = p.message_id
-                lists = [self.list_name] if self.list_name else p.list_ids
-                memberships.extend((mid, name) for name in lists)
-                sha = p.sha256
-                if sha in known_raw:
-                    self.stats.duplicate += 1
-                    continue
-                known_raw.add(sha)
-                is_variant = 0
-                if mid in known_msg:
-                    if known_msg[mid] == p.content_key:
-                        self.stats.duplicate += 1  # the same mail via another list or file
-                    else:
-                        is_variant = 1
-                        self.stats.variants += 1
-                        problems.append((mid, sha, p.source, "message-id-variant",
-                                         "same Message-ID, different content; kept in raw_messages"))
-                    new_raw.append(p.raw + (is_variant, run_id))
-                    continue
-                known_msg[mid] = p.content_key
-                row = (self.next_id, run_id) + p.message
-                self.next_id += 1
-                new_msgs.append(row)
-                new_refs.append(p.references)
-                new_raw.append(p.raw + (is_variant, run_id))
-                refs.extend((mid, i, r) for i, r in enumerate(p.references))
-                if p.patch:
-                    patches.append((p.patch, p.message[_FROM_ADDR_AT]))
-                    files.extend(p.patch_files)
-                trailers.extend(p.trailers)
-                commands.extend(p.commands)
-                if p.problems:
-                    self.stats.problems += 1
-                problems.extend((mid, sha, p.source, k, d) for k, d in p.problems)
-                self.stats.new += 1
-            predicted: dict[str, tuple] = {}
-            fresh: list[Node] = []
-            if new_msgs:
-                at = _MESSAGE_AT
-                predicted = predict_links(conn, [
-                    (r[at["message_id"]], r[at["in_reply_to"]], rs, bool(r[at["is_reply"]]))
-                    for r, rs in zip(new_msgs, new_refs, strict=True)])
-                conn.executemany(_INSERT_MESSAGE,
-                                 [r + predicted[r[at["message_id"]]] for r in new_msgs])
-                if link:  # linked below, in this transaction: handed over, not queued
-                    fresh = [Node(r[at["message_id"]], r[at["in_reply_to"]], rs,
-                                  r[at["norm_subject"]], r[at["subject"]], bool(r[at["is_reply"]]),
-                                  r[at["date"]], predicted[r[at["message_id"]]])
-                             for r, rs in zip(new_msgs, new_refs, strict=True)]
-                else:
-                    conn.executemany("INSERT OR IGNORE INTO link_queue VALUES (?)",
-                                     [(r[at["message_id"]],) for r in new_msgs])
-            conn.executemany(
-                "INSERT INTO raw_messages (sha256, message_id, raw, size, source, mbox_from, "
-                "is_variant, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_raw)
-            conn.executemany("INSERT OR IGNORE INTO message_references VALUES (?, ?, ?)", refs)
-            if patches:
-                conn.executemany(_INSERT_PATCH, _with_series(conn, patches, predicted))
-            conn.executemany(
-                "INSERT OR IGNORE INTO patch_files (message_id, path, insertions, deletions) "
-                "VALUES (?, ?, ?, ?)", files)
-            conn.executemany(
-                "INSERT OR IGNORE INTO trailers (message_id, name, value, person_name, "
-                "person_addr) VALUES (?, ?, ?, ?, ?)", trailers)
-            conn.executemany(
-                "INSERT OR IGNORE INTO parse_problems (message_id, subject_key, source, kind, "
-                "detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
-                [(m, s, src, k, d, run_id) for m, s, src, k, d in problems])
-            if commands:
-                conn.executemany("INSERT OR IGNORE INTO mail_commands (message_id, position, "
-                                 "command) VALUES (?, ?, ?)", commands)
-            conn.executemany("INSERT OR IGNORE INTO lists (name) VALUES (?)",
-                             [(n,) for n in {n for _, n in memberships}])
-            conn.executemany("INSERT OR IGNORE INTO message_lists VALUES (?, ?)", memberships)
+        with self.conn:
+            self.next_id = self._begin()
+            batch = self._sort_out(results)
+            predicted = self._write_messages(batch)
+            fresh = self._hand_over(batch, predicted, link)
+            self._write_raw(batch)
+            self._write_patches(batch, predicted)
+            self._write_problems(batch)
+            self._write_lists(batch)
             if link:
                 link_threads_and_trailers(self.db, fresh)
 
+    def _begin(self) -> int:
+        """Take the write lock and return the id the batch's first new message gets."""
+        # Take the write lock before reading MAX(id): a deferred transaction read it
+        # unlocked, and another process writing in between made the ids collide
+        # ("UNIQUE constraint failed: messages.id").
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+        # ids follow the input order: read here, as the previous batch may have been
+        # written by another process
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0] + 1
+
+    def _known_raw(self, parsed: list[Rows]) -> set[str]:
+        """Return the sha256 of the mails of a batch already stored byte for byte."""
+        return self._existing("SELECT sha256 FROM raw_messages WHERE sha256 IN ({})",
+                              [p.sha256 for p in parsed])
+
+    def _known_contents(self, parsed: list[Rows]) -> dict[str, str]:
+        """Return the content_key of each Message-ID of a batch already stored."""
+        return dict(self._existing_rows(
+            "SELECT message_id, content_key FROM messages WHERE message_id IN ({})",
+            [p.message_id for p in parsed]))
+
+    def _sort_out(self, results: list[tuple[Any, int]]) -> Batch:
+        """Return the rows a chunk adds: new messages with all their rows, a variant's
+        or resent mail's raw copy; read errors and finished sources are written now."""
+        parsed = [p for p, _ in results if isinstance(p, Rows)]
+        known_raw, known_msg = self._known_raw(parsed), self._known_contents(parsed)
+        batch = Batch()
+        for item, size in results:
+            if isinstance(item, NotMail):
+                self._not_mail(item)
+            elif isinstance(item, SourceDone):
+                self._source_done(item)
+            else:
+                self._count_read(item, size, batch)
+                if item.sha256 in known_raw:
+                    self.stats.duplicate += 1
+                    continue
+                known_raw.add(item.sha256)
+                if item.message_id in known_msg:
+                    self._add_copy(item, known_msg[item.message_id], batch)
+                else:
+                    known_msg[item.message_id] = item.content_key
+                    self._add_new(item, batch)
+        return batch
+
+    def _count_read(self, p: Rows, size: int, batch: Batch) -> None:
+        """Count a mail read and note the lists it came through (a resend too)."""
+        self.stats.read += 1
+        self.stats.bytes += size
+        lists = [self.list_name] if self.list_name else p.list_ids
+        batch.memberships.extend((p.message_id, name) for name in lists)
+
+    def _add_copy(self, p: Rows, known_content: str, batch: Batch) -> None:
+        """Add the raw copy of a mail whose Message-ID is stored: a resend, or a variant."""
+        is_variant = 0
+        if known_content == p.content_key:
+            self.stats.duplicate += 1  # the same mail via another list or file
+        else:
+            is_variant = 1
+            self.stats.variants += 1
+            batch.problems.append((p.message_id, p.sha256, p.source, "message-id-variant",
+                                   "same Message-ID, different content; kept in raw_messages"))
+        batch.raw.append(p.raw + (is_variant, self.run_id))
+
+    def _add_new(self, p: Rows, batch: Batch) -> None:
+        """Add a new message and all its rows."""
+        mid = p.message_id
+        batch.messages.append((self.next_id, self.run_id) + p.message)
+        self.next_id += 1
+        batch.message_refs.append(p.references)
+        batch.raw.append(p.raw + (0, self.run_id))
+        batch.refs.extend((mid, i, r) for i, r in enumerate(p.references))
+        if p.patch:
+            batch.patches.append((p.patch, p.message[_FROM_ADDR_AT]))
+            batch.files.extend(p.patch_files)
+        batch.trailers.extend(p.trailers)
+        batch.commands.extend(p.commands)
+        if p.problems:
+            self.stats.problems += 1
+        batch.problems.extend((mid, p.sha256, p.source, k, d) for k, d in p.problems)
+        self.stats.new += 1
+
+    def _write_messages(self, batch: Batch) -> dict[str, tuple]:
+        """Insert the new messages with their predicted thread links; return those links
+        (see predict_links) by Message-ID."""
+        if not batch.messages:
+            return {}
+        at = _MESSAGE_AT
+        predicted = predict_links(self.conn, [
+            (r[at["message_id"]], r[at["in_reply_to"]], rs, bool(r[at["is_reply"]]))
+            for r, rs in zip(batch.messages, batch.message_refs, strict=True)])
+        self.conn.executemany(_INSERT_MESSAGE, [r + predicted[r[at["message_id"]]]
+                                                for r in batch.messages])
+        return predicted
+
+    def _hand_over(self, batch: Batch, predicted: dict[str, tuple], link: bool) -> list[Node]:
+        """Return the new messages as nodes to thread in this transaction when linking;
+        otherwise queue them for the end of the run and return none."""
+        at = _MESSAGE_AT
+        if link:
+            return [Node(r[at["message_id"]], r[at["in_reply_to"]], rs, r[at["norm_subject"]],
+                         r[at["subject"]], bool(r[at["is_reply"]]), r[at["date"]],
+                         predicted[r[at["message_id"]]])
+                    for r, rs in zip(batch.messages, batch.message_refs, strict=True)]
+        if batch.messages:
+            self.conn.executemany("INSERT OR IGNORE INTO link_queue VALUES (?)",
+                                  [(r[at["message_id"]],) for r in batch.messages])
+        return []
+
+    def _write_raw(self, batch: Batch) -> None:
+        conn = self.conn
+        conn.executemany(
+            "INSERT INTO raw_messages (sha256, message_id, raw, size, source, mbox_from, "
+            "is_variant, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", batch.raw)
+        conn.executemany("INSERT OR IGNORE INTO message_references VALUES (?, ?, ?)", batch.refs)
+
+    def _write_patches(self, batch: Batch, predicted: dict[str, tuple]) -> None:
+        """Insert patches (with their predicted series), their files and all trailers."""
+        conn = self.conn
+        if batch.patches:
+            conn.executemany(_INSERT_PATCH, _with_series(conn, batch.patches, predicted))
+        conn.executemany(
+            "INSERT OR IGNORE INTO patch_files (message_id, path, insertions, deletions) "
+            "VALUES (?, ?, ?, ?)", batch.files)
+        conn.executemany(
+            "INSERT OR IGNORE INTO trailers (message_id, name, value, person_name, "
+            "person_addr) VALUES (?, ?, ?, ?, ?)", batch.trailers)
+
+    def _write_problems(self, batch: Batch) -> None:
+        """Insert parse problems and the `#abiwatch:` commands."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO parse_problems (message_id, subject_key, source, kind, "
+            "detail, run_id) VALUES (?, ?, ?, ?, ?, ?)",
+            [(m, s, src, k, d, self.run_id) for m, s, src, k, d in batch.problems])
+        if batch.commands:
+            self.conn.executemany("INSERT OR IGNORE INTO mail_commands (message_id, position, "
+                                  "command) VALUES (?, ?, ?)", batch.commands)
+
+    def _write_lists(self, batch: Batch) -> None:
+        """Insert which lists each mail came through."""
+        self.conn.executemany("INSERT OR IGNORE INTO lists (name) VALUES (?)",
+                              [(n,) for n in {n for _, n in batch.memberships}])
+        self.conn.executemany("INSERT OR IGNORE INTO message_lists VALUES (?, ?)",
+                              batch.memberships)
 
     def _existing(self, sql: str, keys: list[str]) -> set[str]:
         return {r[0] for r in self._existing_rows(sql, keys)}
@@ -383,14 +356,11 @@ def link_threads_and_trailers(db: sqlite_utils.Database, fresh: Sequence[Node] =
     threads = link_threads(db, fresh)
     if not threads:
         return 0
-    conn.execute("DROP TABLE IF EXISTS temp.linked_threads")
-    conn.execute("CREATE TEMP TABLE linked_threads (id TEXT PRIMARY KEY)")
-    conn.executemany("INSERT INTO temp.linked_threads VALUES (?)", [(t,) for t in threads])
-    # Every new message is in a linked thread, so this queues the authors of the new
-    # patches, and those whose patches moved thread (a cover letter arrived late) too.
-    _queue_authors(conn, "m.thread_id IN (SELECT id FROM temp.linked_threads)")
-    link_trailers(db, threads)
-    conn.execute("DROP TABLE temp.linked_threads")
+    with temp_ids(conn, "linked_threads", threads):
+        # Every new message is in a linked thread, so this queues the authors of the new
+        # patches, and those whose patches moved thread (a cover letter arrived late) too.
+        _queue_authors(conn, "m.thread_id IN (SELECT id FROM temp.linked_threads)")
+        link_trailers(db, threads)
     return len(threads)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
+from abiwatch.db.temp_ids import temp_ids
 from abiwatch.nlp.catalog import Catalog
 from abiwatch.nlp.evidence import resolve_concerns
 from abiwatch.nlp.thread_concerns import decide_chunk_concerns, store_concerns
@@ -71,14 +72,11 @@ def _series_keys(conn, series_ids: set[str]) -> list[str]:
 def _decide_chunk(conn, thread_ids: list[str], catalog: Catalog) -> None:
     """Re-decide the given threads; mark their undecided messages decided = 1."""
     # Every step reads the chunk's threads from temp.dt.
-    conn.execute("DROP TABLE IF EXISTS temp.dt")
-    conn.execute("CREATE TEMP TABLE dt (id TEXT PRIMARY KEY)")
-    conn.executemany("INSERT INTO temp.dt VALUES (?)", [(t,) for t in thread_ids])
-    chunk = load_chunk(conn)
-    patch_of = link_patches(conn, chunk)
-    interfaces = defer_interfaces(conn, chunk.msgs, catalog)
-    produced = decide_chunk_concerns(conn, chunk, patch_of, interfaces, catalog)
-    resolve_concerns(conn, store_concerns(conn, produced), catalog)
-    conn.execute("UPDATE tagged_messages SET decided = 1 WHERE decided = 0 AND message_id IN "
-                 "(SELECT message_id FROM messages WHERE thread_id IN (SELECT id FROM temp.dt))")
-    conn.execute("DROP TABLE temp.dt")
+    with temp_ids(conn, "dt", thread_ids):
+        chunk = load_chunk(conn)
+        patch_of = link_patches(conn, chunk)
+        interfaces = defer_interfaces(conn, chunk.msgs, catalog)
+        produced = decide_chunk_concerns(conn, chunk, patch_of, interfaces, catalog)
+        resolve_concerns(conn, store_concerns(conn, produced), catalog)
+        conn.execute("UPDATE tagged_messages SET decided = 1 WHERE decided = 0 AND message_id IN "
+                     "(SELECT message_id FROM messages WHERE thread_id IN (SELECT id FROM temp.dt))")

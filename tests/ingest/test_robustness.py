@@ -297,7 +297,8 @@ def test_a_batch_takes_the_write_lock_before_it_chooses_its_message_ids(h, tmp_p
     same ids in between. Here a second connection tries to write exactly then; it must
     find the database locked, and the first batch goes through."""
     from abiwatch.db import open_db
-    from abiwatch.ingest.writer import IngestStats, Writer, parse_chunk
+    from abiwatch.ingest.parse_stage import parse_chunk
+    from abiwatch.ingest.writer import IngestStats, Writer
 
     mails = list(iter_mbox(io.BytesIO(h.fixture("lkml-2006-orphan-replies-paravirt-h.mbox")
                                       .read_bytes()), "x"))

@@ -399,13 +399,13 @@ def test_an_mbox_that_shrinks_during_the_run_keeps_what_was_read_and_is_read_aga
     """Ingest reads an mbox by byte ranges after finding where its messages start. If the
     file loses its tail in between, the messages read are kept, the run reports it, and
     the file is not recorded as done: the next run reads it again and nothing is lost."""
-    import abiwatch.ingest.writer as writer
+    import abiwatch.ingest.parse_stage as parse_stage
     from abiwatch.ingest.load import ingest
 
     data = h.fixture(MBOXRD).read_bytes()
     path = tmp_path / "list.mbox"
     path.write_bytes(data)
-    real_read_slice = writer.read_slice
+    real_read_slice = parse_stage.read_slice
     pieces = []
 
     def read_slice_after_truncating(piece):
@@ -414,7 +414,7 @@ def test_an_mbox_that_shrinks_during_the_run_keeps_what_was_read_and_is_read_aga
             path.write_bytes(data[:piece.start + (piece.end - piece.start) // 2])
         return real_read_slice(piece)
 
-    monkeypatch.setattr(writer, "read_slice", read_slice_after_truncating)
+    monkeypatch.setattr(parse_stage, "read_slice", read_slice_after_truncating)
     db = new_db()
     stats = ingest(db, [str(path)], progress=False, workers=1, batch_size=2)
     assert any("shrank" in e for e in stats.errors)
