@@ -15,6 +15,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 
+from abiwatch.ingest.diff import hunk_size, hunk_step
 from abiwatch.ingest.headers import Problems
 
 _PARSER = BytesParser(policy=compat32)
@@ -177,7 +178,6 @@ _DIFF_META = re.compile(
     r"GIT binary patch|literal \d|delta \d|Index: |={20,}|RCS file:|retrieving revision|"
     r"Only in |Property changes on:|___+$)"
 )
-_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 _DIFFSTAT = re.compile(r"^ \S.*\|\s+(\d+\s*[+-]*|Bin .*)\s*$|^ \d+ files? changed")
 # (a string every match contains, the pattern): most mail never reaches the regex
 _FOOTERS = [
@@ -226,19 +226,11 @@ def _diff_end(lines: list[str], i: int) -> int:
     while i < n:
         line = lines[i]
         if old > 0 or new > 0:
-            c = line[:1]
-            if c == "+":
-                new -= 1
-            elif c == "-":
-                old -= 1
-            elif c == " " or line == "":
-                old -= 1
-                new -= 1
-            elif c == "\\":
-                pass
-            else:
+            left = hunk_step(line, old, new)
+            if left is None:
                 old = new = 0
                 continue
+            old, new = left
             i += 1
             continue
         if binary:
@@ -246,10 +238,9 @@ def _diff_end(lines: list[str], i: int) -> int:
                 binary = False
             i += 1
             continue
-        m = _HUNK.match(line)
-        if m:
-            old = int(m.group(1)) if m.group(1) is not None else 1
-            new = int(m.group(2)) if m.group(2) is not None else 1
+        size = hunk_size(line)
+        if size:
+            old, new = size
             i += 1
             continue
         if line.startswith("\\ No newline"):

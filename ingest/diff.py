@@ -57,6 +57,30 @@ def _clean_path(path: str, *, git: bool = False) -> str | None:
 _HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
 
 
+def hunk_size(line: str) -> tuple[int, int] | None:
+    """Return the (old, new) line counts a hunk header announces, None if line is none."""
+    m = _HUNK.match(line)
+    if not m:
+        return None
+    return (int(m.group(1)) if m.group(1) is not None else 1,
+            int(m.group(2)) if m.group(2) is not None else 1)
+
+
+def hunk_step(line: str, old: int, new: int) -> tuple[int, int] | None:
+    """Return the (old, new) lines a hunk still owes after line, None if line is not part
+    of a hunk (the hunk ended short: the line is read as what follows it)."""
+    c = line[:1]
+    if c == "+":
+        return old, new - 1
+    if c == "-":
+        return old - 1, new
+    if c == " " or line == "":
+        return old - 1, new - 1
+    if c == "\\":
+        return old, new
+    return None
+
+
 def summarize_diffs(diffs: list[str]) -> DiffSummary:
     """Return the files a set of diffs touches, with lines added and removed per file."""
     summary = DiffSummary()
@@ -70,19 +94,13 @@ def summarize_diffs(diffs: list[str]) -> DiffSummary:
         loose = False
         for line in diff.split("\n"):
             if old_left > 0 or new_left > 0:
-                c = line[:1]
-                if c in ("+", "-", " ", "") or c == "\\":
-                    if c == "+":
-                        new_left -= 1
-                        if current is not None:
-                            current.insertions += 1
-                    elif c == "-":
-                        old_left -= 1
-                        if current is not None:
-                            current.deletions += 1
-                    elif c != "\\":
-                        old_left -= 1
-                        new_left -= 1
+                left = hunk_step(line, old_left, new_left)
+                if left is not None:
+                    old_left, new_left = left
+                    if current is not None and line.startswith("+"):
+                        current.insertions += 1
+                    elif current is not None and line.startswith("-"):
+                        current.deletions += 1
                     continue
                 old_left = new_left = 0  # a short hunk: read the line as a header
             m = _GIT_HEADER.match(line)
@@ -91,10 +109,9 @@ def summarize_diffs(diffs: list[str]) -> DiffSummary:
                 current = summary.files.setdefault(path, FileChange(path)) if path else None
                 loose = False
                 continue
-            hm = _HUNK.match(line)
-            if hm:
-                old_left = int(hm.group(1)) if hm.group(1) is not None else 1
-                new_left = int(hm.group(2)) if hm.group(2) is not None else 1
+            size = hunk_size(line)
+            if size:
+                old_left, new_left = size
                 loose = False
                 continue
             if line.startswith("@@"):

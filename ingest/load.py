@@ -30,20 +30,13 @@ from typing import Any, BinaryIO
 
 import sqlite_utils
 
-from abiwatch.ingest.parse_stage import (  # noqa: F401 - re-exported: the module's public names
-    MESSAGE_COLUMNS,
-    PATCH_COLUMNS,
-    Rows,
-    parse_chunk,
-    to_rows,
-)
+from abiwatch.ingest.parse_stage import parse_chunk
 from abiwatch.ingest.sources import Event, InboxSlice, MboxSlice, RawMail, count_bytes, iter_paths
 from abiwatch.ingest.writer import IngestStats, Writer, _now, index_fts, link_new_messages
 
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
-LINK_EVERY = 1  # batches between two linking passes (see _link_due)
 WAL_CHECKPOINT_PAGES = 65536
 FTS_EVERY = 10  # batches between two full-text index fills (see _fts_due)
 CHECKPOINT_EVERY = 4  # batches between two checkpoints by the main process (parallel runs)
@@ -79,16 +72,6 @@ def _inbox_position(db: sqlite_utils.Database) -> Callable[[str], str | None]:
     return lambda git_dir: pos.get(git_dir)
 
 
-def _link_due(seq: int) -> bool:
-    # Link as we go: linking holds every unlinked message in memory, so doing it once
-    # at the end made memory grow with the archive. Threads and trailers are
-    # recomputed from stored rows, so linking in rounds gives the same result. Every
-    # batch, in the batch's own transaction: each writer then links what it wrote, and
-    # with two workers neither waits while the other links twenty batches at once.
-    # Series are regrouped once, at the end (see link_new_messages).
-    return (seq + 1) % LINK_EVERY == 0
-
-
 def _fts_due(seq: int) -> bool:
     # The full-text index is filled in large steps (one insert of many rows builds far
     # fewer segments than one per batch), but during the run, in a writer's turn, so
@@ -98,6 +81,13 @@ def _fts_due(seq: int) -> bool:
 
 def _db_path(db: sqlite_utils.Database) -> str:
     return db.conn.execute("PRAGMA database_list").fetchone()[2] or ""
+
+
+# Every batch is linked as it is written (Writer.write(link=True)): linking holds every
+# unlinked message in memory, so linking once at the end made memory grow with the
+# archive, and threads and trailers are recomputed from stored rows, so linking in
+# rounds gives the same result. With two workers each links what it wrote, in its own
+# transaction. Series are regrouped once, at the end (see link_new_messages).
 
 
 def ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | None = None,
@@ -176,7 +166,7 @@ def _ingest(db: sqlite_utils.Database, paths: list[str], *, list_name: str | Non
             writer = Writer(db, stats.run_id, list_name, stats)
             for seq, chunk in enumerate(chunks):
                 before = stats.bytes
-                writer.write(parse_chunk(chunk), link=_link_due(seq))
+                writer.write(parse_chunk(chunk), link=True)
                 if _fts_due(seq):
                     index_fts(db)
                 _progress(bar, stats, stats.bytes - before, started)
@@ -219,7 +209,7 @@ def _run_parallel(db, chunks: Iterator[list[Event]], workers: int, list_name: st
         done = 0
         for seq, chunk in enumerate(chunks):
             pending.append(pool.apply_async(_parse_and_write,
-                                            (seq, chunk, _link_due(seq), _fts_due(seq))))
+                                            (seq, chunk, _fts_due(seq))))
             if len(pending) > workers + 1:
                 _merge(stats, pending.popleft().get(), bar, started)
                 done += 1
@@ -283,7 +273,7 @@ def _init_worker(db_path: str, run_id: int, list_name: str | None, cond, turn, f
                    failed=failed)
 
 
-def _parse_and_write(seq: int, chunk: list[Event], link: bool, fts: bool) -> IngestStats:
+def _parse_and_write(seq: int, chunk: list[Event], fts: bool) -> IngestStats:
     """Parse a chunk, wait for its turn, write it (link it, index it if due); return its stats."""
     w = _WORKER
     stats = IngestStats(run_id=w["run_id"])
@@ -300,7 +290,7 @@ def _parse_and_write(seq: int, chunk: list[Event], link: bool, fts: bool) -> Ing
         if error is not None:
             raise error
         if not w["failed"].value:  # after a failed batch, later ones are not written
-            Writer(w["db"], w["run_id"], w["list_name"], stats).write(results, link=link)
+            Writer(w["db"], w["run_id"], w["list_name"], stats).write(results, link=True)
             if fts:
                 index_fts(w["db"])
     except BaseException:

@@ -182,7 +182,10 @@ def test_linking_in_rounds_gives_the_same_database_as_linking_once(h, tmp_path, 
 
     src = [str(h.shared("lore-inbox-lkml-2006-2007")), str(h.shared("lfdr-virtualization-list")),
            str(h.shared("lfdr-linux-hyperv"))]
-    monkeypatch.setattr(load, "LINK_EVERY", 10**9)
+    # linking once at the end: each batch only queues its messages (link_queue)
+    real_write = load.Writer.write
+    monkeypatch.setattr(load.Writer, "write",
+                        lambda self, results, link=True: real_write(self, results, link=False))
     once = new_db("once.db")
     ingest(once, src, progress=False, workers=1, batch_size=100)
     monkeypatch.undo()
@@ -204,12 +207,10 @@ def test_two_workers_writing_in_turn_give_the_same_database_as_one_process(
         h, tmp_path, new_db, monkeypatch):
     """Workers write their batches themselves, one at a time in input order: ids,
     duplicates, variants and links must be exactly those of a one-process run."""
-    import abiwatch.ingest.load as load
 
     src = [str(h.shared())]
     one = new_db("one.db")
     ingest(one, src, progress=False, workers=1, batch_size=50)
-    monkeypatch.setattr(load, "LINK_EVERY", 7)
     two = new_db("two.db")
     stats = ingest(two, src, progress=False, workers=2, batch_size=50)
     assert stats.read > 1000 and stats.variants > 0  # the corpus reuses some ids
