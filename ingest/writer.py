@@ -20,9 +20,10 @@ import sqlite_utils
 from abiwatch.db.temp_ids import temp_ids
 from abiwatch.ingest.by_keys import rows_in
 from abiwatch.ingest.parse_stage import MESSAGE_FIELDS, PATCH_FIELDS, Rows
-from abiwatch.ingest.series import link_series, link_trailers, predict_series
+from abiwatch.ingest.series import link_series, predict_series
 from abiwatch.ingest.sources import NotMail, SourceDone
 from abiwatch.ingest.threads import Node, link_threads, predict_links
+from abiwatch.ingest.trailer_links import link_trailers
 
 logger = logging.getLogger(__name__)
 
