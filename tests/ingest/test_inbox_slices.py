@@ -201,8 +201,12 @@ def test_sigkilled_inbox_ingest_resumes_from_its_checkpoint_to_the_same_database
     proc.wait()
     # the git processes reading the inbox end with it (the workers die with the run and
     # git sees its pipes close); a short grace for them to notice
-    deadline = time.monotonic() + 30
-    while processes_mentioning(str(inbox)) and time.monotonic() < deadline:
+    # (a worker killed while starting git leaves a git that appears a moment later and
+    # ends at the end of its request file: wait until none has been seen for a second)
+    deadline, quiet_since = time.monotonic() + 30, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < 1.0:
+        if processes_mentioning(str(inbox)):
+            quiet_since = time.monotonic()
         time.sleep(0.05)
     assert not processes_mentioning(str(inbox))
     conn = sqlite3.connect(killed)
