@@ -18,7 +18,7 @@ from abiwatch.bot.digest_content import (
     clean_subject,
     resolved_in,
 )
-from abiwatch.bot.verdicts import hand_note, verdict
+from abiwatch.bot.verdicts import hand_note, merge_details, merged_phrase, verdict
 from abiwatch.db.lore import lore_url
 
 WIDTH = 76
@@ -153,14 +153,12 @@ def version_line(x: dict) -> str:
 
 
 def merged_line(x: dict) -> str:
-    """Return "v2 merged in v6.8-rc1 as a0905d5fa8e2 (3 of 4 parts; 1 concern still open at
-    merge), 2023-12-01"."""
-    where = f" in {x['release']}" if x["release"] else ""
-    details = [f"{x['merged_parts']} of {x['parts']} parts"] if x["state"] == "partial" else []
-    n = x["open_at_merge"]
-    details.append(f"{_n(n, 'concern')} still open at merge" if n else "no concern open at merge")
-    return (f"{version_name(x['is_rfc'], x['version'])} merged{where} as "
-            f"{(x['first_commit'] or '')[:12]} ({'; '.join(details)}), {day(x['merged_date'])}")
+    """Return "v2 merged in v6.8-rc1 as a0905d5fa8e2 on 2023-12-01 (3 of 4 parts; 1 concern
+    still open at merge)"."""
+    details = merge_details(x["state"], x["merged_parts"], x["parts"], x["open_at_merge"]) \
+        or ["no concern open at merge"]
+    return (f"{version_name(x['is_rfc'], x['version'])} "
+            + merged_phrase(x["release"], x["first_commit"], x["merged_date"], details))
 
 
 def trailer_line(t: dict, b: Block) -> str:

@@ -9,7 +9,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from abiwatch.bot.engine import Answer, ConcernItem
-from abiwatch.bot.verdicts import verdict
+from abiwatch.bot.verdicts import merge_details, merged_phrase, verdict
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 EMBED_TITLE = 256
@@ -37,28 +37,22 @@ def _cut_lines(text: str, n: int) -> str:
 
 
 def outcome_phrase(o: dict | None) -> str:
-    """Return what became of a posting: "merged in v6.8-rc1 as 94d4a32d9648 (3 of 4 parts,
-    2023-12-01; 1 concern still open at merge)", "superseded", "open"..."""
+    """Return what became of a posting: "merged in v6.8-rc1 as 94d4a32d9648 on 2023-12-01
+    (3 of 4 parts; 1 concern still open at merge)", "superseded", "not merged yet"..."""
     if not o:
         return ""
     if o["state"] not in ("merged", "partial"):
         return {"superseded": "superseded", "abandoned": "abandoned (unmerged, quiet)",
                 "open": "not merged yet"}.get(o["state"], o["state"])
-    where = f" in {o['release']}" if o.get("release") else ""
-    parts = (f"{o['merged_parts']} of {o['parts']} parts, " if o["state"] == "partial" else "")
-    tail = f"{parts}{_day(o['merged_date'])}"
-    n = o.get("open_at_merge") or 0
-    if n:
-        tail += f"; {n} concern{'s' if n != 1 else ''} still open at merge"
-    return f"merged{where} as {(o['first_commit'] or '')[:12]} ({tail})"
+    return merged_phrase(o.get("release"), o["first_commit"], o["merged_date"], merge_details(
+        o["state"], o["merged_parts"], o["parts"], o.get("open_at_merge") or 0))
 
 
 def merge_line(c: ConcernItem) -> str:
     """Return the line saying when and as what the code a concern was about went in."""
     m = c.merge or {}
-    where = f" in {m['release']}" if m.get("release") else ""
-    return (f"merged{where} as {(m.get('commit') or '')[:12]} on {_day(m.get('date'))} "
-            f"(v{m.get('version')}) with this still open: {m.get('url')}")
+    return (merged_phrase(m.get("release"), m.get("commit"), m.get("date"), [f"v{m.get('version')}"])
+            + f" with this still open: {m.get('url')}")
 
 
 def concern_lines(c: ConcernItem, width: int = 100) -> list[str]:

@@ -165,14 +165,5 @@ def posted_patch_ids(diffs: list[tuple[str, str]]) -> dict[str, str]:
     return found
 
 
-def release_of(path: Path, sha: str) -> str | None:
-    """Return the first release tag that contains sha (v6.7, not v6.7-rc1~12^2~3), if any."""
-    out = subprocess.run(git(path, "describe", "--contains", "--match", "v[0-9]*", sha),
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0 or not out.stdout.strip():
-        return None
-    return re.split(r"[~^]", out.stdout.strip())[0]
-
-
 def paths_json(paths: Iterable[str]) -> str:
     return json.dumps(sorted(paths))

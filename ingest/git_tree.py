@@ -9,6 +9,7 @@ and the next read skips what is already stored.
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -153,30 +154,25 @@ def _store_releases(db: sqlite_utils.Database, repo: Path, key: str) -> int:
     named = 0
     for start in range(0, len(shas), _NAME_REV_BATCH):
         chunk = shas[start:start + _NAME_REV_BATCH]
-        out = subprocess.run(["git", "-C", str(repo), "name-rev", "--name-only", "--no-undefined",
-                              "--refs=refs/tags/v[0-9]*", *chunk], capture_output=True, text=True,
-                             check=False)
-        names = out.stdout.splitlines()
-        if out.returncode != 0 or len(names) != len(chunk):
-            names = [_release_one(repo, sha) for sha in chunk]
-        rows = [(_release_name(n), sha) for n, sha in zip(names, chunk, strict=True) if n]
+        rows = [(release, sha) for release, sha in zip(_releases(repo, chunk), chunk, strict=True)
+                if release]
         with conn:
             conn.executemany("UPDATE commits SET release = ? WHERE sha = ?", rows)
         named += len(rows)
     return named
 
 
-def _release_one(repo: Path, sha: str) -> str | None:
-    out = subprocess.run(["git", "-C", str(repo), "name-rev", "--name-only", "--no-undefined",
-                          "--refs=refs/tags/v[0-9]*", sha], capture_output=True, text=True, check=False)
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def _release_name(name: str) -> str:
-    """Return 'v6.7' of name-rev's 'tags/v6.7~12^2~3' (or 'v6.7^0')."""
-    import re
-
-    return re.split(r"[~^]", name.removeprefix("tags/"))[0]
+def _releases(repo: Path, shas: list[str]) -> list[str | None]:
+    """Return the first release tag holding each commit ('v6.7' of name-rev's
+    'tags/v6.7~12^2~3'), None for a commit no tag holds yet, in one git call."""
+    out = subprocess.run(["git", "-C", str(repo), "name-rev", "--name-only",
+                          "--refs=refs/tags/v[0-9]*", *shas], capture_output=True, text=True,
+                         check=False)
+    names = out.stdout.splitlines()
+    if out.returncode != 0 or len(names) != len(shas):
+        raise GitError(f"git name-rev failed in {repo}: {out.stderr.strip()[:200]}")
+    return [None if n == "undefined" else re.split(r"[~^]", n.removeprefix("tags/"))[0]
+            for n in names]
 
 
 def _finish(db: sqlite_utils.Database, key: str, ref: str, head: str, paths: list[str],

@@ -81,7 +81,7 @@ def test_patch_answer_says_what_became_of_each_version(merged_db):
     text = to_text(Engine(merged_db).ask("patch get rid of paravirt patching"))
     assert f"v1 RFC (2023-06-08) https://lore.kernel.org/r/{kt.GET_RID_V1}  superseded" in text
     assert ("merged in v6.8-rc1 as " in text
-            and "(3 of 4 parts, 2023-12-01; 1 concern still open at merge)" in text)
+            and "on 2023-12-01 (3 of 4 parts; 1 concern still open at merge)" in text)
 
 
 def test_patch_answer_of_an_unmerged_series_says_not_merged_yet(merged_db):
@@ -136,7 +136,7 @@ def test_the_digest_of_the_merge_week_says_what_went_in_with_concerns_still_open
     assert block.link == f"https://lore.kernel.org/r/{kt.GET_RID_V2}"
     merged = result.output.split("Merged (1)\n", 1)[1].split("\n\n", 1)[0]
     assert merged.startswith("  v2 merged in v6.8-rc1 as ")
-    assert "(3 of 4 parts; 1 concern still open at merge), 2023-12-01" in " ".join(merged.split())
+    assert "on 2023-12-01 (3 of 4 parts; 1 concern still open at merge)" in " ".join(merged.split())
     assert f"https://lore.kernel.org/r/{kt.GET_RID_V2}" in merged
 
 

@@ -177,3 +177,14 @@ def test_a_link_to_the_cover_letter_matches_the_part_of_the_same_subject(db, tmp
     part8 = db.conn.execute("SELECT message_id FROM patches WHERE series_id = ? AND part = 8",
                             [kt.CLEANUP_V7]).fetchone()[0]
     assert _matches(db) == {part8: (sha, "link")}
+
+
+def test_a_commit_no_release_holds_yet_has_none_and_the_others_keep_theirs(db, tree):
+    repo, shas = tree
+    later = kt.commit(repo, subject="x86: add new features for paravirt patching",
+                      author=kt.JUERGEN, author_date="2021-03-11T14:23:13Z",
+                      commit_date="2021-03-16T08:00:00Z")
+    read_tree(db, repo, progress=False)
+    releases = dict(db.conn.execute("SELECT sha, release FROM commits"))
+    assert releases[later] is None
+    assert (releases[shas["cleanup"]], releases[shas["part1"]]) == ("v5.13-rc1", "v6.8-rc1")
