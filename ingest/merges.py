@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlite_utils
 
@@ -165,9 +166,8 @@ def series_state_name(merged: int, parts: int, superseded_by: str | None, last_d
 
 
 def _days(a: str, b: str) -> float:
-    from datetime import datetime
+    return (_utc(b) - _utc(a)).total_seconds() / 86400
 
-    def parse(s: str) -> datetime:
-        return datetime.fromisoformat(s.replace("Z", "+00:00"))
 
-    return (parse(b) - parse(a)).total_seconds() / 86400
+def _utc(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))

@@ -188,3 +188,10 @@ def test_a_commit_no_release_holds_yet_has_none_and_the_others_keep_theirs(db, t
     releases = dict(db.conn.execute("SELECT sha, release FROM commits"))
     assert releases[later] is None
     assert (releases[shas["cleanup"]], releases[shas["part1"]]) == ("v5.13-rc1", "v6.8-rc1")
+
+
+def test_a_commit_later_than_the_window_is_not_matched_by_subject(db, tree):
+    repo, _ = tree
+    read_tree(db, repo, window_days=30, progress=False)  # part 4 went in 46 days after posting
+    assert kt.GET_RID_V2_PART4 not in _matches(db)
+    assert kt.GET_RID_V2_PART1 in _matches(db)  # a Link: names its posting whatever the delay
