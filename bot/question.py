@@ -110,7 +110,7 @@ class Question:
         return " ".join(parts)
 
 
-def _day_of(value: str) -> str:
+def first_day(value: str) -> str:
     """Return the first day named by YYYY, YYYY-MM or YYYY-MM-DD."""
     return value + {4: "-01-01", 7: "-01"}.get(len(value), "")
 
@@ -129,15 +129,10 @@ def parse_dates(text: str) -> tuple[str | None, str | None]:
         return _month_range(month, int(m.group(2)))
     m = _BEFORE_RE.search(text)
     if m:
-        return None, _day_of(m.group(1))
+        return None, first_day(m.group(1))
     m = _SINCE_RE.search(text)
     if m:
-        value = m.group(1)
-        if len(value) == 4:
-            value += "-01-01"
-        elif len(value) == 7:
-            value += "-01"
-        return value, None
+        return first_day(m.group(1)), None
     m = _ISO_RE.search(text)
     if m:
         d = date.fromisoformat(m.group(1))

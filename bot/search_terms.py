@@ -7,6 +7,8 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
+from abiwatch.bot.question import first_day
+
 
 def fts_phrase(text: str | None) -> str | None:
     """Return words as an FTS5 query that matches them all, each quoted (no FTS syntax leaks)."""
@@ -46,7 +48,7 @@ def lore_date(value: str, today: date) -> str | None:
     if re.fullmatch(r"\d{8}", value):
         return f"{value[:4]}-{value[4:6]}-{value[6:]}"
     if re.fullmatch(r"\d{4}(?:-\d{2}){0,2}", value):
-        return value + {4: "-01-01", 7: "-01"}.get(len(value), "")
+        return first_day(value)
     raise ValueError(f"cannot read the date {value!r} in d:; use YYYY-MM-DD or N.days.ago, "
                      "N.weeks.ago, N.months.ago, N.years.ago, last.week")
 
